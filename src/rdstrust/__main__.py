@@ -1,0 +1,5 @@
+"""``python -m rdstrust``."""
+
+from rdstrust.cli import main
+
+main()

@@ -1,0 +1,354 @@
+"""Reading an Amazon RDS CA bundle: detect its format, parse it strictly, name its certificates.
+
+A bundle is a supply chain: rdstrust refuses anything that is not plainly a set of CA
+certificates (an HTML page saved under the bundle's name, placeholder PEM blocks, a truncated
+download, a private key) with one sentence naming the file and the problem, before anything is
+written. Accepted shapes, detected from the bytes and never from the file name:
+
+* PEM text with ``CERTIFICATE`` blocks (text around or between blocks, CRLF line ends, a UTF-8
+  byte-order mark and trailing spaces are tolerated);
+* PKCS7 certificates-only bundles (``.p7b``), PEM (``-----BEGIN PKCS7-----``) or DER;
+* a single DER certificate.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from rdstrust.certs import CertInfo, Generation, describe, sha256_hex
+from rdstrust.errors import BundleError
+
+#: Refuse inputs larger than this: the global bundle is about 170 KB.
+MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+
+_BLOCK = re.compile(
+    rb"-----BEGIN (?P<label>[A-Z0-9 ]+)-----(?P<body>.*?)-----END (?P=label)-----", re.DOTALL
+)
+_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----")
+_HTML = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|script|div|meta)\b", re.IGNORECASE)
+_KEY_LABELS = re.compile(rb"PRIVATE KEY|ENCRYPTED PRIVATE KEY|RSA PRIVATE KEY|EC PRIVATE KEY")
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated CA bundle: distinct certificates in input order, each with a unique alias."""
+
+    source: str
+    format: str
+    certificates: tuple[CertInfo, ...]
+    #: Certificates dropped because an identical one (same SHA-256) came earlier.
+    duplicates: int = 0
+    #: SHA-256 of the raw input bytes (what ``fetch --expect-sha256`` pins).
+    sha256: str = ""
+    #: Things a user should know that did not stop the read (foreign certificates taken, ...).
+    notes: tuple[str, ...] = ()
+    raw: bytes = field(default=b"", repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.certificates)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]  # Iterator[CertInfo]
+        return iter(self.certificates)
+
+    def select(
+        self,
+        generations: Iterable[Generation | str] | None = None,
+        region: str | None = None,
+    ) -> tuple[CertInfo, ...]:
+        """Certificates of the given generations (all when ``None``), optionally one region."""
+        wanted = None if generations is None else {Generation(g) for g in generations}
+        return tuple(
+            c
+            for c in self.certificates
+            if (wanted is None or c.generation in wanted)
+            and (region is None or (c.region or "").lower() == region.lower())
+        )
+
+    def to_pem(self) -> bytes:
+        """All certificates as one PEM bundle, in order."""
+        return b"".join(c.pem() for c in self.certificates)
+
+
+def read_bundle(path: str | Path, *, allow_foreign: bool = False) -> Bundle:
+    """Read and validate the bundle at ``path``; see :func:`parse_bundle`."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            raise BundleError(
+                f"{p} is {size} bytes, far larger than any RDS CA bundle "
+                f"(limit {MAX_BUNDLE_BYTES}); check that you picked the right file.",
+                source=str(p),
+            )
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise BundleError(
+            f"Bundle file {p} does not exist; download it with 'rdstrust fetch' or give its path.",
+            source=str(p),
+        ) from None
+    except IsADirectoryError:
+        raise BundleError(f"{p} is a directory, not a bundle file.", source=str(p)) from None
+    except PermissionError:
+        raise BundleError(f"Cannot read {p}: permission denied.", source=str(p)) from None
+    except OSError as exc:
+        raise BundleError(f"Cannot read {p}: {exc.strerror or exc}.", source=str(p)) from None
+    return parse_bundle(data, source=str(p), allow_foreign=allow_foreign)
+
+
+def parse_bundle(data: bytes, *, source: str = "<bytes>", allow_foreign: bool = False) -> Bundle:
+    """Parse and validate bundle bytes.
+
+    Raises :class:`BundleError` when the bytes are not a bundle, when a certificate is malformed,
+    when no certificate is a CA, or (unless ``allow_foreign``) when any certificate is not an
+    Amazon RDS CA certificate.
+    """
+    fmt, certs = parse_certificates(data, source=source)
+    infos: list[CertInfo] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for index, (cert, der) in enumerate(certs, start=1):
+        fp = sha256_hex(der)
+        if fp in seen:
+            duplicates += 1
+            continue
+        seen.add(fp)
+        try:
+            infos.append(describe(cert, der))
+        except Exception as exc:  # any decoding problem in a field we read
+            raise BundleError(
+                f"{source}: certificate {index} cannot be decoded ({_reason(exc)}); "
+                "the file is damaged, download it again.",
+                source=source,
+            ) from None
+    if not any(c.is_ca for c in infos):
+        raise BundleError(
+            f"{source} contains no CA certificate (only server or client certificates); "
+            "a trust store needs the RDS CA bundle, not a server certificate.",
+            source=source,
+        )
+    foreign = [c for c in infos if not c.is_rds or not c.is_ca]
+    notes: list[str] = []
+    if foreign:
+        names = "; ".join(_describe_foreign(c) for c in foreign[:3])
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        count = f"{len(foreign)} certificate{'s' if len(foreign) != 1 else ''}"
+        if not allow_foreign:
+            raise BundleError(
+                f"{source} contains {count} that {'is' if len(foreign) == 1 else 'are'} not "
+                f"an Amazon RDS CA ({names}{more}); refusing the bundle, pass --allow-foreign "
+                "to take such certificates on purpose.",
+                source=source,
+            )
+        notes.append(f"taken on purpose (--allow-foreign): {count} ({names}{more})")
+    return Bundle(
+        source=source,
+        format=fmt,
+        certificates=tuple(assign_aliases(infos)),
+        duplicates=duplicates,
+        sha256=sha256_hex(data),
+        notes=tuple(notes),
+        raw=data,
+    )
+
+
+def assign_aliases(infos: Sequence[CertInfo], taken: Iterable[str] = ()) -> list[CertInfo]:
+    """Return ``infos`` with aliases made unique (also against ``taken``).
+
+    The first certificate keeps its readable alias; a later, different certificate that would
+    share it gets a short fingerprint suffix, so an alias never names two certificates.
+    """
+    from dataclasses import replace
+
+    used = {a.lower() for a in taken}
+    result = []
+    for info in infos:
+        alias = info.alias
+        if alias in used:
+            alias = f"{info.alias}-{info.sha256[:8]}"
+            n = 2
+            while alias in used:
+                alias = f"{info.alias}-{info.sha256[:8]}-{n}"
+                n += 1
+        used.add(alias)
+        result.append(info if alias == info.alias else replace(info, alias=alias))
+    return result
+
+
+def _describe_foreign(info: CertInfo) -> str:
+    what = "not a CA" if not info.is_ca else "not issued to Amazon RDS"
+    return f"{info.common_name or info.subject}: {what}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().rstrip(".")
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def parse_certificates(data: bytes, *, source: str = "<bytes>") -> tuple[str, list[tuple[x509.Certificate, bytes]]]:
+    """Split bundle bytes into ``(certificate, der)`` pairs and name the detected format.
+
+    Only parsing happens here (no CA or RDS checks). Raises :class:`BundleError`.
+    """
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise BundleError(
+            f"{source} is {len(data)} bytes, far larger than any RDS CA bundle "
+            f"(limit {MAX_BUNDLE_BYTES}).",
+            source=source,
+        )
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    if not data.strip():
+        raise BundleError(
+            f"{source} is empty; download the bundle again (rdstrust fetch).", source=source
+        )
+    if data[:1] == b"\x30":
+        return _parse_der(data, source)
+    if _HTML.search(data[:65536]):
+        raise BundleError(
+            f"{source} is a web page (HTML), not a certificate bundle; save the raw .pem file "
+            "(for example with 'rdstrust fetch'), not the page that links to it.",
+            source=source,
+        )
+    if b"\x00" in data:
+        raise BundleError(
+            f"{source} is binary data that is neither PEM text, a DER certificate nor a PKCS7 "
+            "bundle.",
+            source=source,
+        )
+    return "pem", _parse_pem(data, source)
+
+
+def _parse_der(data: bytes, source: str) -> tuple[str, list[tuple[x509.Certificate, bytes]]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = x509.load_der_x509_certificate(data)
+            return "der", [(cert, data)]
+        except ValueError:
+            pass
+        try:
+            certs = pkcs7.load_der_pkcs7_certificates(data)
+        except ValueError:
+            raise BundleError(
+                f"{source} is binary data that is neither a DER certificate nor a PKCS7 (.p7b) "
+                "bundle; the file is damaged or of another kind.",
+                source=source,
+            ) from None
+    return "pkcs7-der", _with_der(certs, source)
+
+
+def _with_der(
+    certs: Sequence[x509.Certificate], source: str
+) -> list[tuple[x509.Certificate, bytes]]:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if not certs:
+        raise BundleError(f"{source} is a PKCS7 bundle with no certificates.", source=source)
+    return [(c, c.public_bytes(Encoding.DER)) for c in certs]
+
+
+def _parse_pem(data: bytes, source: str) -> list[tuple[x509.Certificate, bytes]]:
+    blocks = list(_BLOCK.finditer(data))
+    begins = len(_BEGIN.findall(data))
+    if not blocks and not begins:
+        raise BundleError(
+            f"{source} contains no PEM certificate blocks (no '-----BEGIN CERTIFICATE-----'); "
+            "it is not a CA bundle.",
+            source=source,
+        )
+    if begins != len(blocks):
+        raise BundleError(
+            f"{source} is truncated: {begins} PEM blocks begin but only {len(blocks)} end; "
+            "download the bundle again.",
+            source=source,
+        )
+    result: list[tuple[x509.Certificate, bytes]] = []
+    for index, block in enumerate(blocks, start=1):
+        label = block.group("label").decode("ascii")
+        if _KEY_LABELS.search(block.group("label")):
+            raise BundleError(
+                f"{source} contains a private key (PEM block {index}, {label}); a CA bundle "
+                "never holds keys: check that you picked the right file, and keep the key secret.",
+                source=source,
+            )
+        der = _decode_body(block.group("body"), source, index)
+        if label == "PKCS7":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    certs = pkcs7.load_der_pkcs7_certificates(der)
+                except ValueError:
+                    raise BundleError(
+                        f"{source}: PEM block {index} (PKCS7) is not a valid PKCS7 bundle; "
+                        "download it again.",
+                        source=source,
+                    ) from None
+            result.extend(_with_der(certs, source))
+            continue
+        if label != "CERTIFICATE":
+            raise BundleError(
+                f"{source} contains a PEM block of type {label} (block {index}), not a "
+                "certificate; a CA bundle holds only CERTIFICATE blocks.",
+                source=source,
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                cert = x509.load_der_x509_certificate(der)
+            except ValueError as exc:
+                raise BundleError(
+                    f"{source}: PEM block {index} {_explain_bad_der(der, exc)}; the file is "
+                    "damaged or was edited, download the bundle again.",
+                    source=source,
+                ) from None
+        result.append((cert, der))
+    return result
+
+
+def _explain_bad_der(der: bytes, exc: BaseException) -> str:
+    """Say why DER bytes are not a certificate in words a user recognises."""
+    if len(der) < 64:
+        return f"holds only {len(der)} bytes, a placeholder rather than a certificate"
+    declared = _declared_der_length(der)
+    if declared is not None and declared > len(der):
+        return f"is cut off: it holds {len(der)} of the {declared} bytes its header announces"
+    return f"is not a valid X.509 certificate ({_reason(exc)})"
+
+
+def _declared_der_length(der: bytes) -> int | None:
+    # Outer SEQUENCE: tag 0x30, then a short or long-form length (X.690 8.1.3).
+    if len(der) < 2 or der[0] != 0x30:
+        return None
+    first = der[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(der) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(der[2 : 2 + count], "big")
+
+
+def _decode_body(body: bytes, source: str, index: int) -> bytes:
+    # PEM bodies may carry RFC 1421 headers ("Proc-Type: ...") in theory; certificates never do.
+    compact = b"".join(body.split())
+    try:
+        der = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError(
+            f"{source}: PEM block {index} does not hold valid base64 (placeholder text such as "
+            "'xxxx', or a cut-off body); the file is not a real bundle, download it again.",
+            source=source,
+        ) from None
+    if not der:
+        raise BundleError(f"{source}: PEM block {index} is empty.", source=source)
+    return der

@@ -1,0 +1,244 @@
+"""One certificate as rdstrust sees it: fingerprint, RDS generation, region, alias.
+
+:func:`describe` turns a parsed :class:`cryptography.x509.Certificate` into a frozen
+:class:`CertInfo`; everything else in rdstrust (splitting, merging, verifying, reporting) works on
+those. The classification follows the subject names AWS uses, for example
+``CN=Amazon RDS us-east-1 Root CA RSA2048 G1`` (a G1 root) or ``CN=Amazon RDS eu-west-1 2019 CA``
+(an rds-ca-2019 regional intermediate).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+
+class Generation(str, Enum):
+    """The Amazon RDS CA generation a certificate belongs to."""
+
+    RSA2048_G1 = "rds-ca-rsa2048-g1"
+    RSA4096_G1 = "rds-ca-rsa4096-g1"
+    ECC384_G1 = "rds-ca-ecc384-g1"
+    CA_2019 = "rds-ca-2019"
+    #: Region-specific CAs of regions opened after 2019 (``Amazon RDS af-south-1 Root CA``).
+    REGIONAL = "rds-ca-regional"
+    #: The 2015 generation (``Amazon RDS Root CA``) and any other Amazon RDS CA we do not know.
+    LEGACY = "rds-ca-legacy"
+    #: Not an Amazon RDS certificate at all.
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The generations AWS rotates to; what ``verify`` requires by default.
+G1_GENERATIONS: tuple[Generation, ...] = (
+    Generation.RSA2048_G1,
+    Generation.RSA4096_G1,
+    Generation.ECC384_G1,
+)
+
+_RDS_ORG = "Amazon Web Services, Inc."
+_RDS_OU = "Amazon RDS"
+# A region code such as us-east-1, us-gov-west-1, cn-northwest-1, us-isob-east-1, optionally
+# behind AWS's pseudo-region qualifiers "Beta" and "Preview".
+_REGION = r"(?P<region>(?:(?:Beta|Preview) )?[a-z]{2}(?:-[a-z]+)+-\d+)"
+_PATTERNS: tuple[tuple[re.Pattern[str], Generation | None], ...] = (
+    (re.compile(rf"^Amazon RDS {_REGION} Root CA (?P<g1>RSA2048|RSA4096|ECC384) G1$"), None),
+    (re.compile(r"^Amazon RDS (?P<region>(?:Beta |Preview )?)Root 2019 CA$"), Generation.CA_2019),
+    (re.compile(rf"^Amazon RDS {_REGION} 2019 CA$"), Generation.CA_2019),
+    (re.compile(rf"^Amazon RDS {_REGION} Root CA$"), Generation.REGIONAL),
+    (re.compile(rf"^Amazon RDS {_REGION} CA$"), Generation.REGIONAL),
+    (re.compile(r"^Amazon RDS Root CA$"), Generation.LEGACY),
+)
+_G1 = {
+    "RSA2048": Generation.RSA2048_G1,
+    "RSA4096": Generation.RSA4096_G1,
+    "ECC384": Generation.ECC384_G1,
+}
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """A certificate with everything rdstrust needs to name, merge and report it.
+
+    ``alias`` is the name rdstrust proposes for it in a store; :class:`rdstrust.bundle.Bundle`
+    makes aliases unique across a bundle.
+    """
+
+    der: bytes = field(repr=False)
+    sha256: str
+    subject: str
+    issuer: str
+    common_name: str | None
+    generation: Generation
+    region: str | None
+    is_ca: bool
+    is_root: bool
+    key_type: str
+    not_before: datetime
+    not_after: datetime
+    alias: str
+    certificate: x509.Certificate = field(repr=False, compare=False, hash=False)
+
+    @property
+    def is_rds(self) -> bool:
+        """True for an Amazon RDS CA certificate (any generation)."""
+        return self.generation is not Generation.UNKNOWN
+
+    def expired(self, at: datetime | None = None) -> bool:
+        """Whether the certificate is past its notAfter at ``at`` (default: now)."""
+        return (at or utcnow()) > self.not_after
+
+    def expires_within(self, days: int, at: datetime | None = None) -> bool:
+        """Whether the certificate expires within ``days`` days of ``at`` (default: now)."""
+        return self.not_after <= (at or utcnow()) + timedelta(days=days)
+
+    def pem(self) -> bytes:
+        """The certificate as one PEM block."""
+        return der_to_pem(self.der)
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def der_to_pem(der: bytes) -> bytes:
+    """Encode DER certificate bytes as a PEM block with 64-column lines."""
+    import base64
+
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n").encode(
+        "ascii"
+    )
+
+
+def sha256_hex(der: bytes) -> str:
+    """Lower-case hex SHA-256 of DER bytes: the identity rdstrust compares certificates by."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(der)
+    return digest.finalize().hex()
+
+
+def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    values = name.get_attributes_for_oid(oid)
+    if not values:
+        return None
+    value = values[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _key_type(cert: x509.Certificate) -> str:
+    try:
+        key = cert.public_key()
+    except Exception:  # unsupported algorithm: describe, don't fail
+        return "unknown"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA {key.key_size}"
+    return type(key).__name__
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        # X.509 v1 roots (some old CAs) carry no extensions; a self-signed one is a CA.
+        return cert.version is x509.Version.v1 and cert.subject == cert.issuer
+    return bc.ca
+
+
+def classify(subject: x509.Name) -> tuple[Generation, str | None]:
+    """Return the RDS generation and region (``None`` where it has none) named by a subject."""
+    cn = _attr(subject, NameOID.COMMON_NAME)
+    if (
+        cn is None
+        or _attr(subject, NameOID.ORGANIZATION_NAME) != _RDS_ORG
+        or _attr(subject, NameOID.ORGANIZATIONAL_UNIT_NAME) != _RDS_OU
+    ):
+        return Generation.UNKNOWN, None
+    for pattern, generation in _PATTERNS:
+        match = pattern.match(cn)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        region = (groups.get("region") or "").strip() or None
+        if generation is None:
+            generation = _G1[groups["g1"]]
+        return generation, region
+    return (Generation.LEGACY, None) if cn.startswith("Amazon RDS ") else (Generation.UNKNOWN, None)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].rstrip("-") or "certificate"
+
+
+def base_alias(generation: Generation, region: str | None, is_root: bool, cn: str | None) -> str:
+    """The readable alias for a certificate, before collisions are resolved.
+
+    G1 roots: ``rds-ca-rsa2048-g1-us-east-1``; rds-ca-2019: ``rds-ca-2019-root`` and
+    ``rds-ca-2019-eu-west-1``; others: the generation and region plus ``-root`` for a root, or a
+    slug of the common name for certificates that are not RDS CAs.
+    """
+    if generation is Generation.UNKNOWN:
+        return _slug(cn or "certificate")
+    parts = [generation.value]
+    if region:
+        parts.append(_slug(region))
+    if generation in G1_GENERATIONS:
+        return "-".join(parts)
+    if is_root:
+        parts.append("root")
+    return "-".join(parts)
+
+
+def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
+    """Build the :class:`CertInfo` of a parsed certificate.
+
+    Raises ``ValueError`` (from cryptography) when a field needed here cannot be decoded; callers
+    translate that into their own error with the file name.
+    """
+    with warnings.catch_warnings():
+        # cryptography warns on serial number 0 and other oddities of real-world roots
+        # (Debian's cacerts has some); they are still certificates to carry and report.
+        warnings.simplefilter("ignore")
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        raw = der if der is not None else cert.public_bytes(Encoding.DER)
+        generation, region = classify(cert.subject)
+        cn = _attr(cert.subject, NameOID.COMMON_NAME)
+        is_root = cert.subject == cert.issuer
+        return CertInfo(
+            der=raw,
+            sha256=sha256_hex(raw),
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            common_name=cn,
+            generation=generation,
+            region=region,
+            is_ca=_is_ca(cert),
+            is_root=is_root,
+            key_type=_key_type(cert),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            alias=base_alias(generation, region, is_root, cn),
+            certificate=cert,
+        )

@@ -1,0 +1,50 @@
+"""``rdstrust split``: one PEM file per certificate and a manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rdstrust.bundle import read_bundle
+from rdstrust.cli._common import (
+    AllowForeignOption,
+    BundleArgument,
+    JsonOption,
+    emit,
+    err,
+    exit_on_error,
+)
+from rdstrust.split import SplitResult, split_bundle
+
+
+def split(
+    bundle: BundleArgument,
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", "-d", help="Directory to write the files into.")
+    ] = Path("rds-certs"),
+    allow_foreign: AllowForeignOption = False,
+    json: JsonOption = False,
+) -> None:
+    """Split a bundle into one PEM file per certificate (named by alias) plus manifest.json."""
+    with exit_on_error():
+        result = split_bundle(read_bundle(bundle, allow_foreign=allow_foreign), out_dir)
+    emit(result, json=json, human=render_split(result))
+    err(
+        f"{len(result.files)} certificates from {result.source} in {result.out_dir}: "
+        f"{result.written} file(s) written, {result.unchanged} unchanged."
+    )
+
+
+def render_split(result: SplitResult) -> str:
+    """A table of the files written: file, generation, region, expiry."""
+    rows = [("FILE", "GENERATION", "REGION", "NOT AFTER")]
+    rows += [
+        (f.file, f.generation, f.region or "-", f.not_after[:10]) for f in result.files
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r))
+        for r in rows
+    )

@@ -1,0 +1,102 @@
+"""The rdstrust exception tree and the exit codes the command line maps it to.
+
+Every expected failure is an :class:`RdsTrustError` subclass whose message is one sentence a
+user can act on: what is wrong, with which file or host, and what to do. Third-party exceptions
+are caught where they happen and re-raised as one of these; the CLI turns them into the
+``exit_code`` below and never shows a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (see the README's "Exit codes" table)."""
+
+    OK = 0
+    #: A store does not trust the required chain (``verify``, ``update --check``).
+    NOT_TRUSTED = 1
+    #: Bad command-line usage (unknown option, missing argument, conflicting options).
+    USAGE = 2
+    #: The input is not a usable Amazon RDS CA bundle.
+    BAD_BUNDLE = 3
+    #: The bundle could not be downloaded (network, HTTP status, size cap, digest mismatch).
+    FETCH_FAILED = 4
+    #: A trust store could not be read or written (password, corruption, permissions, lock).
+    STORE_ERROR = 5
+    #: A server could not be probed (refused, timeout, not TLS, not PostgreSQL).
+    PROBE_FAILED = 6
+    #: A required external tool (``java``) is missing or failed to run.
+    TOOL_MISSING = 7
+    #: Interrupted by the user (Ctrl-C).
+    INTERRUPTED = 130
+
+
+class RdsTrustError(Exception):
+    """Base class of every error rdstrust raises on purpose.
+
+    ``str(error)`` is the message shown to the user; ``exit_code`` is the process exit code.
+    """
+
+    exit_code: ExitCode = ExitCode.STORE_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(RdsTrustError, ValueError):
+    """The options given cannot work together (reported like a usage error)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class BundleError(RdsTrustError, ValueError):
+    """The input is not a usable CA bundle (empty, HTML, corrupt, no CA, foreign certificate)."""
+
+    exit_code = ExitCode.BAD_BUNDLE
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class FetchError(RdsTrustError, OSError):
+    """Downloading the bundle failed (connection, TLS, HTTP status, size, digest)."""
+
+    exit_code = ExitCode.FETCH_FAILED
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class StoreError(RdsTrustError, OSError):
+    """A trust store cannot be read, written, locked, or rewritten without losing entries."""
+
+    exit_code = ExitCode.STORE_ERROR
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class WrongPasswordError(StoreError):
+    """The store password is wrong, or the store's integrity check (digest / MAC) fails."""
+
+
+class ProbeError(RdsTrustError, OSError):
+    """A server could not be reached or did not speak PostgreSQL/TLS as expected."""
+
+    exit_code = ExitCode.PROBE_FAILED
+
+    def __init__(self, message: str, *, host: str | None = None) -> None:
+        super().__init__(message)
+        self.host = host
+
+
+class ToolMissingError(RdsTrustError, OSError):
+    """An external program rdstrust was asked to use (``java``) is missing or failed."""
+
+    exit_code = ExitCode.TOOL_MISSING
