@@ -1,4 +1,4 @@
-"""``rdstrust split``: one file per distinct certificate, a manifest, idempotent, refuses bad input."""
+"""``rdstrust split``: a file per distinct certificate, a manifest, idempotent, strict input."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def split(*args: str) -> tuple[int, str, str]:
 
 
 def test_split_fixture_writes_files_and_manifest(tmp_path: Path) -> None:
-    code, stdout, stderr = split(str(FIXTURES / "bundles" / "mixed.pem"), "--out-dir", str(tmp_path))
+    code, stdout, stderr = split(
+        str(FIXTURES / "bundles" / "mixed.pem"), "--out-dir", str(tmp_path)
+    )
     assert code == 0, stderr
     pems = sorted(p.name for p in tmp_path.glob("*.pem"))
     assert len(pems) == 13

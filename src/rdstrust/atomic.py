@@ -86,7 +86,7 @@ def _replace(
                     os.fchown(handle.fileno(), old.st_uid, old.st_gid)
             else:
                 os.fchmod(handle.fileno(), 0o644 if mode is None else mode)
-        os.replace(tmp_name, target)
+        Path(tmp_name).replace(target)
         tmp_name = None
         _fsync_dir(target.parent)
     except OSError as exc:
@@ -96,7 +96,7 @@ def _replace(
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+                Path(tmp_name).unlink()
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -194,7 +194,9 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def parse_certificates(data: bytes, *, source: str = "<bytes>") -> tuple[str, list[tuple[x509.Certificate, bytes]]]:
+def parse_certificates(
+    data: bytes, *, source: str = "<bytes>"
+) -> tuple[str, list[tuple[x509.Certificate, bytes]]]:
     """Split bundle bytes into ``(certificate, der)`` pairs and name the detected format.
 
     Only parsing happens here (no CA or RDS checks). Raises :class:`BundleError`.

@@ -118,9 +118,9 @@ def der_to_pem(der: bytes) -> bytes:
 
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n").encode(
-        "ascii"
-    )
+    return (
+        "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    ).encode("ascii")
 
 
 def sha256_hex(der: bytes) -> str:

@@ -75,7 +75,7 @@ def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
     rows = manifest_entries(bundle)
     files: list[SplitFile] = []
     written = 0
-    for cert, row in zip(bundle.certificates, rows):
+    for cert, row in zip(bundle.certificates, rows, strict=True):
         changed = _write_if_changed(out / f"{cert.alias}.pem", cert.pem())
         written += changed
         files.append(SplitFile(changed=changed, **row))  # type: ignore[arg-type]

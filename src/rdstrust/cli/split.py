@@ -40,9 +40,7 @@ def split(
 def render_split(result: SplitResult) -> str:
     """A table of the files written: file, generation, region, expiry."""
     rows = [("FILE", "GENERATION", "REGION", "NOT AFTER")]
-    rows += [
-        (f.file, f.generation, f.region or "-", f.not_after[:10]) for f in result.files
-    ]
+    rows += [(f.file, f.generation, f.region or "-", f.not_after[:10]) for f in result.files]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r))
