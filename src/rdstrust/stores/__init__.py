@@ -1,18 +1,27 @@
 """Trust store formats behind one small interface: Java JKS, PKCS12 and PEM bundles.
 
-INTERFACE CONTRACT (implemented by the stores work; used by merge, inspect, verify):
-
 * :func:`detect_type` tells the format from the bytes (never the file name).
-* :func:`read_store` loads a store into :class:`StoreContents`, whose entries carry their
-  original bytes so a rewrite never re-encodes them.
+* :func:`read_store` loads a store into :class:`StoreContents` (what inspect and verify need).
+* :func:`load_store` returns a :class:`LoadedStore`: the contents plus the original bytes of
+  every entry, so :meth:`LoadedStore.render` can write the store back with entries removed or
+  added without re-encoding anything else (what merge needs). :func:`create_store` makes a new one.
+
+One module per format (:mod:`.jks`, :mod:`.pkcs12`, :mod:`.pem`), each with the same ``load``
+and ``create`` functions, chosen once by :func:`detect_type`.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
+from pathlib import Path
+from typing import Protocol
 
 from rdstrust.certs import CertInfo
+from rdstrust.errors import StoreError
 
 
 class StoreType(str, Enum):
@@ -31,7 +40,7 @@ class EntryKind(str, Enum):
 
     TRUSTED_CERT = "trusted-cert"
     PRIVATE_KEY = "private-key"
-    SECRET_KEY = "secret-key"
+    SECRET_KEY = "secret-key"  # noqa: S105  # an entry kind, not a password
 
     def __str__(self) -> str:
         return self.value
@@ -73,3 +82,205 @@ class StoreContents:
     def fingerprints(self) -> frozenset[str]:
         """SHA-256 fingerprints of the trusted certificates."""
         return frozenset(e.sha256 for e in self.trusted() if e.sha256)
+
+
+@dataclass(frozen=True)
+class NewCert:
+    """A certificate to add to a store as a trusted-certificate entry under ``alias``."""
+
+    alias: str
+    der: bytes = field(repr=False)
+    subject: str
+    #: Used as the entry timestamp where the format has one (JKS): fixed, so output is stable.
+    not_before: datetime
+
+    @classmethod
+    def from_info(cls, info: CertInfo, alias: str | None = None) -> NewCert:
+        """The entry for a described certificate (its own alias unless ``alias`` is given)."""
+        return cls(alias or info.alias, info.der, info.subject, info.not_before)
+
+
+class LoadedStore(Protocol):
+    """A parsed store that can be written back; implemented by each format module."""
+
+    entries: tuple[StoreEntry, ...]
+    password_required: bool
+
+    def render(
+        self,
+        *,
+        remove: frozenset[int],
+        add: Sequence[NewCert],
+        password: str | None,
+        profile: str | None = None,
+    ) -> bytes:
+        """The store's bytes with entries at indices ``remove`` dropped and ``add`` appended.
+
+        Every other entry keeps its original bytes. Raises :class:`StoreError` when the store
+        cannot be written (for example, no password for a JKS store).
+        """
+        ...
+
+
+def describe_der(der: bytes) -> CertInfo | None:
+    """:class:`CertInfo` for DER bytes, or ``None`` when cryptography cannot parse them."""
+    from cryptography import x509
+
+    from rdstrust.certs import describe
+
+    with warnings.catch_warnings():
+        # Debian's cacerts has certificates with serial number 0, which cryptography warns about.
+        warnings.simplefilter("ignore")
+        try:
+            return describe(x509.load_der_x509_certificate(der), der)
+        except Exception:  # unparseable: the entry is still carried byte for byte
+            return None
+
+
+def detect_type(data: bytes) -> StoreType | None:
+    """The store format of ``data`` from its bytes, or ``None`` when it is none of them.
+
+    JKS (and JCEKS, reported as JKS) by magic number, PKCS12 as a DER ``PFX`` (version 3 with a
+    PKCS7 authenticated safe), PEM as text with a ``CERTIFICATE`` block.
+    """
+    from rdstrust.stores import jks, pem, pkcs12
+
+    if len(data) >= 4 and int.from_bytes(data[:4], "big") in (jks.MAGIC_JKS, jks.MAGIC_JCEKS):
+        return StoreType.JKS
+    if data[:1] == b"\x30" and pkcs12.looks_like_pkcs12(data):
+        return StoreType.PKCS12
+    if pem.looks_like_pem(data):
+        return StoreType.PEM
+    return None
+
+
+def type_from_name(path: str | Path) -> StoreType | None:
+    """The store format a new file's extension suggests (``.jks``, ``.p12``/``.pfx``, ``.pem``)."""
+    suffix = Path(path).suffix.lower()
+    return {
+        ".jks": StoreType.JKS,
+        ".keystore": StoreType.JKS,
+        ".truststore": StoreType.JKS,
+        ".p12": StoreType.PKCS12,
+        ".pfx": StoreType.PKCS12,
+        ".pkcs12": StoreType.PKCS12,
+        ".pem": StoreType.PEM,
+        ".crt": StoreType.PEM,
+        ".cer": StoreType.PEM,
+    }.get(suffix)
+
+
+#: Stores larger than this are refused: a full JDK cacerts is about 200 KB.
+MAX_STORE_BYTES = 64 * 1024 * 1024
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a store file, with read errors turned into one-sentence :class:`StoreError`."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_STORE_BYTES:
+            raise StoreError(f"{p} is far too large to be a trust store.", path=str(p))
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise StoreError(f"Trust store {p} does not exist.", path=str(p)) from None
+    except IsADirectoryError:
+        raise StoreError(f"{p} is a directory, not a trust store file.", path=str(p)) from None
+    except PermissionError:
+        raise StoreError(
+            f"Cannot read {p}: permission denied (run as the store's owner or with sudo).",
+            path=str(p),
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"Cannot read {p}: {exc.strerror or exc}.", path=str(p)) from None
+
+
+def parse_store(
+    data: bytes, *, source: str, password: str | None, store_type: StoreType | None = None
+) -> tuple[StoreType, LoadedStore]:
+    """Parse store bytes (type detected unless given); see :func:`load_store`."""
+    from rdstrust.stores import jks, pem, pkcs12
+
+    detected = detect_type(data)
+    if detected is None:
+        raise StoreError(
+            f"{source} is not a JKS, PKCS12 or PEM trust store"
+            + (" (it is empty)" if not data.strip() else "")
+            + "; check the path.",
+            path=source,
+        )
+    if store_type is not None and store_type is not detected:
+        raise StoreError(
+            f"{source} is a {detected.value.upper()} store, not {store_type.value.upper()} "
+            "as requested; drop --store-type or fix it.",
+            path=source,
+        )
+    loaded: LoadedStore
+    if detected is StoreType.JKS:
+        loaded = jks.load(data, source=source, password=password)
+    elif detected is StoreType.PKCS12:
+        loaded = pkcs12.load(data, source=source, password=password)
+    else:
+        loaded = pem.load(data, source=source, password=password)
+    return detected, loaded
+
+
+def load_store(
+    path: str | Path, password: str | None, store_type: StoreType | None = None
+) -> tuple[StoreType, LoadedStore]:
+    """Read and parse the store at ``path`` for rewriting; see :func:`read_store`."""
+    return parse_store(read_bytes(path), source=str(path), password=password, store_type=store_type)
+
+
+def read_store(
+    path: str | Path, password: str | None, store_type: StoreType | None = None
+) -> StoreContents:
+    """Load the trust store at ``path`` (JKS, JCEKS, PKCS12 or PEM, detected from its bytes).
+
+    ``password`` may be ``None``: a JKS store is then read without checking its digest, and a
+    PKCS12 store only when its certificates are not encrypted (both as Java does). Raises
+    :class:`rdstrust.errors.WrongPasswordError` for a wrong password or a modified store and
+    :class:`rdstrust.errors.StoreError` for anything else (missing, unreadable, not a store).
+    """
+    from rdstrust.atomic import real_path
+
+    kind, loaded = load_store(path, password, store_type)
+    return StoreContents(
+        path=str(real_path(path)),
+        type=kind,
+        entries=loaded.entries,
+        password_required=loaded.password_required,
+    )
+
+
+def create_store(
+    store_type: StoreType,
+    add: Sequence[NewCert],
+    *,
+    password: str | None,
+    profile: str | None = None,
+) -> bytes:
+    """The bytes of a new store of ``store_type`` holding ``add`` as trusted certificates."""
+    from rdstrust.stores import jks, pem, pkcs12
+
+    if store_type is StoreType.JKS:
+        return jks.create(add, password=password, profile=profile)
+    if store_type is StoreType.PKCS12:
+        return pkcs12.create(add, password=password, profile=profile)
+    return pem.create(add, password=password, profile=profile)
+
+
+__all__ = [
+    "EntryKind",
+    "LoadedStore",
+    "NewCert",
+    "StoreContents",
+    "StoreEntry",
+    "StoreType",
+    "create_store",
+    "describe_der",
+    "detect_type",
+    "load_store",
+    "parse_store",
+    "read_store",
+    "type_from_name",
+]

@@ -1,0 +1,159 @@
+"""The little DER (X.690) rdstrust needs to walk PKCS12 files without re-encoding their parts.
+
+A general ASN.1 library would decode and re-encode; here every parsed element keeps the exact
+bytes it came from (:attr:`Tlv.raw`), so a store can be rebuilt from its original pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEQUENCE = 0x30
+SET = 0x31
+INTEGER = 0x02
+OCTET_STRING = 0x04
+NULL = 0x05
+OID = 0x06
+BMP_STRING = 0x1E
+CONTEXT_0 = 0xA0  # [0] EXPLICIT (constructed)
+CONTEXT_0_PRIMITIVE = 0x80  # [0] IMPLICIT OCTET STRING
+
+
+class DerError(ValueError):
+    """The bytes are not the DER structure expected."""
+
+
+@dataclass(frozen=True)
+class Tlv:
+    """One DER element: tag, content bytes, and the exact bytes of the whole element."""
+
+    tag: int
+    content: bytes = field(repr=False)
+    raw: bytes = field(repr=False)
+
+    def children(self) -> list[Tlv]:
+        """The elements inside a constructed element, in order."""
+        if not self.tag & 0x20:
+            raise DerError(f"element with tag 0x{self.tag:02x} is not constructed")
+        return parse_all(self.content)
+
+    def expect(self, tag: int) -> Tlv:
+        """This element, after checking its tag."""
+        if self.tag != tag:
+            raise DerError(f"expected tag 0x{tag:02x}, found 0x{self.tag:02x}")
+        return self
+
+
+def read_tlv(data: bytes, offset: int = 0) -> tuple[Tlv, int]:
+    """Parse the element at ``offset``; return it and the offset just past it."""
+    if offset + 2 > len(data):
+        raise DerError("truncated element")
+    tag = data[offset]
+    if tag & 0x1F == 0x1F:
+        raise DerError("multi-byte tags are not used in PKCS12")
+    first = data[offset + 1]
+    pos = offset + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        # 0x80 is BER's indefinite length: not DER, and not written by Java or OpenSSL.
+        if count == 0 or count > 4 or pos + count > len(data):
+            raise DerError("unsupported or truncated length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    end = pos + length
+    if end > len(data):
+        raise DerError("element runs past the end of the data")
+    return Tlv(tag, data[pos:end], data[offset:end]), end
+
+
+def parse(data: bytes) -> Tlv:
+    """Parse bytes that hold exactly one element."""
+    tlv, end = read_tlv(data)
+    if end != len(data):
+        raise DerError("trailing bytes after the element")
+    return tlv
+
+
+def parse_all(data: bytes) -> list[Tlv]:
+    """Parse a run of consecutive elements."""
+    items = []
+    offset = 0
+    while offset < len(data):
+        tlv, offset = read_tlv(data, offset)
+        items.append(tlv)
+    return items
+
+
+def encode(tag: int, content: bytes) -> bytes:
+    """Encode one element with a definite, minimal length."""
+    n = len(content)
+    if n < 0x80:
+        header = bytes([tag, n])
+    else:
+        size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        header = bytes([tag, 0x80 | len(size)]) + size
+    return header + content
+
+
+def seq(*items: bytes) -> bytes:
+    """A SEQUENCE of already-encoded elements."""
+    return encode(SEQUENCE, b"".join(items))
+
+
+def set_of(*items: bytes) -> bytes:
+    """A SET OF already-encoded elements, sorted as DER requires (X.690 11.6)."""
+    return encode(SET, b"".join(sorted(items)))
+
+
+def integer(value: int) -> bytes:
+    """A non-negative INTEGER."""
+    body = value.to_bytes(value.bit_length() // 8 + 1, "big")
+    return encode(INTEGER, body)
+
+
+def octets(value: bytes) -> bytes:
+    """An OCTET STRING."""
+    return encode(OCTET_STRING, value)
+
+
+def explicit0(inner: bytes) -> bytes:
+    """``[0] EXPLICIT`` around an encoded element."""
+    return encode(CONTEXT_0, inner)
+
+
+def oid(dotted: str) -> bytes:
+    """An OBJECT IDENTIFIER from its dotted form."""
+    arcs = [int(p) for p in dotted.split(".")]
+    body = bytearray([arcs[0] * 40 + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body.extend(reversed(chunk))
+    return encode(OID, bytes(body))
+
+
+def oid_str(tlv: Tlv) -> str:
+    """The dotted form of an OBJECT IDENTIFIER element."""
+    tlv.expect(OID)
+    data = tlv.content
+    if not data:
+        raise DerError("empty object identifier")
+    arcs = [min(data[0] // 40, 2), data[0] - 40 * min(data[0] // 40, 2)]
+    value = 0
+    for byte in data[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    return ".".join(str(a) for a in arcs)
+
+
+def to_int(tlv: Tlv) -> int:
+    """The value of a (non-negative) INTEGER element."""
+    tlv.expect(INTEGER)
+    return int.from_bytes(tlv.content, "big", signed=True)
