@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from rdstrust import __version__
+from rdstrust.cli.fetch import fetch
 from rdstrust.cli.split import split
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def _root(
     """Keep Java and PEM trust stores ready for Amazon RDS / Aurora CA rotations."""
 
 
+app.command("fetch")(fetch)
 app.command("split")(split)
 
 
