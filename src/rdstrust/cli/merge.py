@@ -1,0 +1,185 @@
+"""``rdstrust merge``: add a bundle's CAs to JKS, PKCS12 and PEM stores, keeping every entry."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rdstrust.bundle import read_bundle
+from rdstrust.cli._common import AllowForeignOption, JsonOption, emit, err, exit_on_error
+from rdstrust.errors import RdsTrustError
+from rdstrust.merge import MergeResult, MergeRun, StoreFailure, merge_store, store_needs_password
+from rdstrust.passwords import ENV_VAR, PasswordSource
+from rdstrust.stores import StoreType
+
+
+class Pkcs12Profile(str, Enum):
+    """How rdstrust encrypts what it writes into a PKCS12 store."""
+
+    MODERN = "modern"
+    LEGACY = "legacy"
+
+
+StorePassOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storepass",
+        help=(
+            "Store password on the command line (keytool habit). Other users of the machine can "
+            f"see it in the process list: prefer --storepass-env, --storepass-file or {ENV_VAR}."
+        ),
+        show_default=False,
+    ),
+]
+StorePassEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storepass-env",
+        metavar="VAR",
+        help="Read the store password from this environment variable.",
+        show_default=False,
+    ),
+]
+StorePassFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--storepass-file",
+        metavar="FILE",
+        help="Read the store password from the first line of this file.",
+        show_default=False,
+    ),
+]
+
+
+def merge(
+    bundle: Annotated[
+        Path,
+        typer.Option(
+            "--bundle", "-b", help="The RDS CA bundle (PEM or PKCS7).", show_default=False
+        ),
+    ],
+    stores: Annotated[
+        list[Path],
+        typer.Option(
+            "--store",
+            "-s",
+            help="Trust store to merge into (repeat for several); created if missing.",
+            show_default=False,
+        ),
+    ],
+    store_type: Annotated[
+        StoreType | None,
+        typer.Option(
+            "--store-type",
+            help="Type of a store to create (default: from its extension .jks/.p12/.pem).",
+            show_default=False,
+        ),
+    ] = None,
+    storepass: StorePassOption = None,
+    storepass_env: StorePassEnvOption = None,
+    storepass_file: StorePassFileOption = None,
+    prune_expired: Annotated[
+        bool,
+        typer.Option(
+            "--prune-expired",
+            help="Remove expired Amazon RDS CA certificates (nothing else is ever removed).",
+        ),
+    ] = False,
+    pkcs12_profile: Annotated[
+        Pkcs12Profile | None,
+        typer.Option(
+            "--pkcs12-profile",
+            help=(
+                "PKCS12 encryption: modern (AES-256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC; "
+                "for Java 8 before 8u301). Default: keep the store's, modern for a new store."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Do not keep the previous file as <store>.bak.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan per store; write nothing.")
+    ] = False,
+    allow_foreign: AllowForeignOption = False,
+    json: JsonOption = False,
+) -> None:
+    """Add the bundle's CA certificates to trust stores, keeping every existing entry."""
+    with exit_on_error():
+        loaded = read_bundle(bundle, allow_foreign=allow_foreign)
+        source = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
+        source.resolve()  # report a bad password option before touching any store
+    results: list[MergeResult] = []
+    failures: list[StoreFailure] = []
+    for store in stores:
+        try:
+            password = source.resolve_or_prompt(
+                f"Password for {store}: ", needed=store_needs_password(store)
+            )
+            results.append(
+                merge_store(
+                    store,
+                    loaded,
+                    password=password,
+                    store_type=store_type,
+                    prune_expired=prune_expired,
+                    pkcs12_profile=pkcs12_profile.value if pkcs12_profile else None,
+                    backup=not no_backup,
+                    dry_run=dry_run,
+                )
+            )
+        except RdsTrustError as exc:
+            err(f"rdstrust: error: {exc.message}")
+            failures.append(StoreFailure(str(store), exc.message, int(exc.exit_code)))
+        except KeyboardInterrupt:
+            err("rdstrust: interrupted")
+            raise typer.Exit(130) from None
+    run = MergeRun(bundle=loaded.source, stores=tuple(results), failed=tuple(failures))
+    emit(run, json=json, human=render_merge(run))
+    for result in results:
+        err(_summary(result))
+    if failures:
+        raise typer.Exit(failures[0].exit_code)
+
+
+def _summary(result: MergeResult) -> str:
+    if result.dry_run:
+        verdict = "dry run, nothing written"
+    elif result.written:
+        verdict = "created" if result.created else "written"
+        if result.backup:
+            verdict += f", previous file kept as {result.backup}"
+    else:
+        verdict = "unchanged, nothing written"
+    return (
+        f"{result.store} ({result.type}): {len(result.added)} added, "
+        f"{len(result.already_present)} already present, {result.kept} kept, "
+        f"{len(result.pruned)} pruned; {verdict}."
+    )
+
+
+def render_merge(run: MergeRun) -> str:
+    """Per store: one line per certificate added (+), present (=) or pruned (-), then notes."""
+    lines: list[str] = []
+    for result in run.stores:
+        lines.append(f"{result.store} ({result.type})")
+        rows = [("+", c) for c in result.added]
+        rows += [("=", c) for c in result.already_present]
+        rows += [("-", c) for c in result.pruned]
+        width = max((len(c.alias) for _, c in rows), default=0)
+        for mark, cert in rows:
+            lines.append(
+                f"  {mark} {cert.alias.ljust(width)}  {cert.not_after:%Y-%m-%d}  {cert.sha256[:16]}"
+            )
+        lines.append(
+            f"  {len(result.added)} added, {len(result.already_present)} already present, "
+            f"{result.kept} existing kept, {len(result.pruned)} pruned"
+        )
+        lines.extend(f"  note: {note}" for note in result.notes)
+    for failure in run.failed:
+        lines.append(f"{failure.store}: FAILED: {failure.message}")
+    return "\n".join(lines)

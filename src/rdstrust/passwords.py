@@ -1,0 +1,81 @@
+"""Where a store password comes from: an environment variable, a file, the command line, a prompt.
+
+Passwords are never printed or logged: they only travel from here to the store reader/writer.
+Sources, first match wins: ``--storepass`` (keytool habit; visible to other users of the machine
+in the process list), ``--storepass-env VAR``, ``--storepass-file FILE`` (first line), the
+``RDSTRUST_STOREPASS`` environment variable, and finally a prompt, only when stdin is a terminal
+and the store actually needs a password.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdstrust.errors import UsageError
+
+#: The environment variable read when no other password source is given.
+ENV_VAR = "RDSTRUST_STOREPASS"
+
+
+@dataclass(frozen=True)
+class PasswordSource:
+    """The password options a command received (at most one of them may be set)."""
+
+    literal: str | None = field(default=None, repr=False)
+    env_var: str | None = None
+    file: Path | None = None
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The password from the given sources or ``RDSTRUST_STOREPASS``, else ``None``.
+
+        Raises :class:`UsageError` when several sources are given, when the named variable is
+        unset, or when the file cannot be read.
+        """
+        env = os.environ if environ is None else environ
+        given = [s for s in (self.literal, self.env_var, self.file) if s is not None]
+        if len(given) > 1:
+            raise UsageError(
+                "Give the store password one way only: --storepass, --storepass-env or "
+                "--storepass-file."
+            )
+        if self.literal is not None:
+            return self.literal
+        if self.env_var is not None:
+            value = env.get(self.env_var)
+            if value is None:
+                raise UsageError(
+                    f"The environment variable {self.env_var} (from --storepass-env) is not set."
+                )
+            return value
+        if self.file is not None:
+            return read_password_file(self.file)
+        return env.get(ENV_VAR)
+
+    def resolve_or_prompt(self, prompt: str, *, needed: bool) -> str | None:
+        """:meth:`resolve`, then ask on the terminal when ``needed`` and stdin is a TTY."""
+        password = self.resolve()
+        if password is None and needed and sys.stdin.isatty():
+            try:
+                password = getpass.getpass(prompt)
+            except EOFError:
+                return None
+        return password
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of ``path`` without its line end (the way secret files are mounted)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"Password file {path} does not exist.") from None
+    except PermissionError:
+        raise UsageError(f"Cannot read password file {path}: permission denied.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"Cannot read password file {path}: {reason}.") from None
+    return text.splitlines()[0] if text else ""
