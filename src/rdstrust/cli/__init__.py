@@ -11,6 +11,7 @@ import typer
 
 from rdstrust import __version__
 from rdstrust.cli.fetch import fetch
+from rdstrust.cli.merge import merge
 from rdstrust.cli.split import split
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ def _root(
 
 app.command("fetch")(fetch)
 app.command("split")(split)
+app.command("merge")(merge)
 
 
 def main() -> None:
