@@ -1,0 +1,102 @@
+"""``rdstrust probe``: which chain does a PostgreSQL endpoint send, and which RDS CA issued it?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rdstrust.atomic import write_bytes_atomic
+from rdstrust.cli._common import JsonOption, emit, err, exit_on_error
+from rdstrust.errors import StoreError
+from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, parse_target
+from rdstrust.probe import probe as run_probe
+
+
+def probe(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="HOST[:PORT] of the PostgreSQL endpoint ([v6-address]:PORT; default port 5432).",
+            show_default=False,
+        ),
+    ],
+    starttls: Annotated[
+        StartTLS,
+        typer.Option(
+            "--starttls",
+            help="postgres: SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct TLS, "
+            "other TLS endpoints).",
+            case_sensitive=False,
+        ),
+    ] = StartTLS.POSTGRES,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the connection and each step.")
+    ] = DEFAULT_TIMEOUT,
+    server_name: Annotated[
+        str | None,
+        typer.Option(
+            "--server-name",
+            help="Name to send as SNI (default: the host, unless it is an IP address).",
+            show_default=False,
+        ),
+    ] = None,
+    save_chain: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-chain",
+            help="Write the chain the server sent (PEM, leaf first) to this file for "
+            "'verify --chain'.",
+            show_default=False,
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Connect like a PostgreSQL client, show the server's chain and which RDS CA issued it.
+
+    Exit codes: 0 the chain was read, 2 bad HOST[:PORT], 5 --save-chain not writable, 6 the
+    server is unreachable, refuses TLS, or is not PostgreSQL.
+    """
+    with exit_on_error():
+        host, port = parse_target(target)
+        result = run_probe(host, port, starttls=starttls, timeout=timeout, server_name=server_name)
+        if save_chain is not None:
+            try:
+                write_bytes_atomic(save_chain, result.chain.to_pem())
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot write the chain to {save_chain}: {exc.strerror or exc}.",
+                    path=str(save_chain),
+                ) from None
+    emit(result, json=json, human=render_probe(result))
+    if save_chain is not None:
+        err(f"chain of {len(result.certificates)} certificate(s) written to {save_chain}")
+
+
+def render_probe(result: ProbeResult) -> str:
+    """The issuing generation first, then one block per certificate sent."""
+    rotated = "yes" if result.rotated else "no"
+    lines = [
+        f"server      {result.host}:{result.port} ({result.tls_version}, {result.cipher})",
+        f"issued by   {result.issuer}",
+        f"generation  {result.generation}" + (f" ({result.region})" if result.region else ""),
+        f"rotated     {rotated} (to a G1 CA)",
+        f"valid for   {', '.join(result.names) or '(no subjectAltName)'}",
+        f"expires     {result.not_after:%Y-%m-%d}",
+    ]
+    for cert in result.certificates:
+        role = "server certificate" if cert.position == 0 else "CA certificate"
+        lines += [
+            "",
+            f"[{cert.position}] {role}: {cert.subject}",
+            f"    issuer     {cert.issuer} ({cert.issued_by})",
+            f"    key        {cert.key_type}",
+            f"    valid      {cert.not_before:%Y-%m-%d} .. {cert.not_after:%Y-%m-%d} "
+            f"({cert.days_left} days left)",
+            f"    sha256     {cert.sha256}",
+        ]
+        if cert.names:
+            lines.append(f"    names      {', '.join(cert.names)}")
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)

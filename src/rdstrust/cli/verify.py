@@ -1,0 +1,289 @@
+"""``rdstrust verify``: do these trust stores trust the new RDS CAs (and a server's chain)?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rdstrust.certs import G1_GENERATIONS, Generation
+from rdstrust.cli._common import JsonOption, emit, err, exit_on_error
+from rdstrust.errors import ExitCode, ToolMissingError, UsageError
+from rdstrust.jvm import find_java
+from rdstrust.passwords import ENV_VAR, PasswordSource
+from rdstrust.pathcheck import Chain, read_chain
+from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, probe
+from rdstrust.verify import (
+    DEFAULT_WARN_DAYS,
+    VerifyReport,
+    VerifyResult,
+    parse_time,
+    reference_bundle,
+    verify_stores,
+)
+
+_G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
+
+
+def verify(
+    stores: Annotated[
+        list[Path],
+        typer.Option(
+            "--store",
+            "-s",
+            help="Trust store to check (JKS, PKCS12 or PEM, detected from its bytes); repeat "
+            "for several.",
+            show_default=False,
+        ),
+    ],
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle",
+            help="Reference bundle (default: the one the last 'rdstrust fetch' cached, else the "
+            "official global bundle, downloaded).",
+            envvar="RDSTRUST_BUNDLE",
+            show_default=False,
+        ),
+    ] = None,
+    require: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require",
+            help=f"CA generations every store must trust (repeat or comma-separate; default "
+            f"{_G1_NAMES}).",
+            show_default=False,
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Only require the CAs of this region (e.g. us-east-1).",
+            show_default=False,
+        ),
+    ] = None,
+    chain_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--chain",
+            help="Server chain to validate, PEM or DER, leaf first (as 'probe --save-chain' "
+            "writes it).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Validate the chain this PostgreSQL server sends.", show_default=False
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Port of --host.")] = DEFAULT_PORT,
+    starttls: Annotated[
+        StartTLS,
+        typer.Option(
+            "--starttls",
+            help="postgres: SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct TLS).",
+            case_sensitive=False,
+        ),
+    ] = StartTLS.POSTGRES,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for --host.")
+    ] = DEFAULT_TIMEOUT,
+    server_name: Annotated[
+        str | None,
+        typer.Option(
+            "--server-name",
+            help="Host name the server certificate must be valid for (default: --host; with "
+            "--chain and no --server-name the name is not checked).",
+            show_default=False,
+        ),
+    ] = None,
+    no_hostname: Annotated[
+        bool,
+        typer.Option(
+            "--no-hostname",
+            help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
+        ),
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Evaluate validity at this time (ISO 8601, UTC by default) instead of now.",
+            show_default=False,
+        ),
+    ] = None,
+    warn_days: Annotated[
+        int, typer.Option("--warn-days", help="Warn about RDS CAs expiring within this many days.")
+    ] = DEFAULT_WARN_DAYS,
+    jvm: Annotated[
+        bool,
+        typer.Option(
+            "--jvm",
+            help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
+        ),
+    ] = False,
+    java: Annotated[
+        str | None,
+        typer.Option(
+            "--java",
+            help="java binary or JDK directory for --jvm (default: $JAVA_HOME/bin/java, then "
+            "PATH).",
+            envvar="RDSTRUST_JAVA",
+            show_default=False,
+        ),
+    ] = None,
+    storepass: Annotated[
+        str | None,
+        typer.Option(
+            "--storepass",
+            help="Store password on the command line (visible in the process list: prefer "
+            f"--storepass-env, --storepass-file or {ENV_VAR}).",
+            show_default=False,
+        ),
+    ] = None,
+    storepass_env: Annotated[
+        str | None,
+        typer.Option(
+            "--storepass-env",
+            metavar="VAR",
+            help="Read the store password from this environment variable.",
+            show_default=False,
+        ),
+    ] = None,
+    storepass_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--storepass-file",
+            metavar="FILE",
+            help="Read the store password from the first line of this file.",
+            show_default=False,
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Check that trust stores hold the required RDS CAs and trust a server's chain.
+
+    Exit codes: 0 every store passes, 1 a store does not trust the required CAs or chain, 3 bad
+    bundle or chain file, 5 unreadable store, 6 --host unreachable, 7 java missing (--jvm).
+    """
+    with exit_on_error():
+        if chain_file is not None and host is not None:
+            raise UsageError("Give either --chain or --host, not both.")
+        when = parse_time(at) if at is not None else None
+        generations = _generations(require)
+        password = PasswordSource(
+            literal=storepass, env_var=storepass_env, file=storepass_file
+        ).resolve()
+        java_path = None
+        if jvm:
+            java_path = find_java(java)
+            if java_path is None:
+                raise ToolMissingError(
+                    f"--jvm needs Java 11 or later, but {java or 'java'} was not found; install "
+                    "a JDK or point --java / JAVA_HOME at one."
+                )
+        reference = reference_bundle(bundle)
+        chain: Chain | None = None
+        if chain_file is not None:
+            chain = read_chain(chain_file)
+        elif host is not None:
+            chain = probe(host, port, starttls=starttls, timeout=timeout).chain
+        hostname = None if no_hostname else (server_name or host)
+        result = verify_stores(
+            stores,
+            reference,
+            generations=generations,
+            region=region,
+            password=password,
+            chain=chain,
+            hostname=hostname,
+            at=when,
+            warn_days=warn_days,
+            java=java_path,
+        )
+    emit(result, json=json, human=render_verify(result))
+    passed = sum(1 for r in result.stores if r.passed)
+    err(f"{passed} of {len(result.stores)} store(s) pass.")
+    if not result.passed:
+        raise typer.Exit(int(ExitCode.NOT_TRUSTED))
+
+
+def _generations(values: list[str] | None) -> tuple[Generation, ...]:
+    if not values:
+        return G1_GENERATIONS
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    known = ", ".join(g.value for g in Generation if g is not Generation.UNKNOWN)
+    try:
+        return tuple(dict.fromkeys(Generation(n.lower()) for n in names))
+    except ValueError:
+        raise UsageError(
+            f"--require {','.join(names)}: unknown generation; use one of {known}."
+        ) from None
+
+
+def _mark(ok: bool | None) -> str:
+    return "-" if ok is None else ("ok" if ok else "FAIL")
+
+
+def render_verify(result: VerifyResult) -> str:
+    """Per store: one line per check (membership, path, expiry, Java), then reasons."""
+    ref = result.reference
+    lines = [
+        f"reference  {ref.bundle}: {len(ref.required)} required CA(s) of "
+        f"{', '.join(g.value for g in ref.generations)}"
+        + (f" in {ref.region}" if ref.region else ""),
+        f"time       {result.at:%Y-%m-%d %H:%M:%S} UTC",
+    ]
+    if result.chain is not None:
+        checked = result.hostname or "not checked (verify-ca)"
+        lines.append(f"chain      {result.chain}; host name {checked}")
+    for report in result.stores:
+        lines.append("")
+        lines.extend(_render_store(report))
+    return "\n".join(lines)
+
+
+def _render_store(report: VerifyReport) -> list[str]:
+    verdict = "PASS" if report.passed else "FAIL"
+    rows: list[tuple[str, str, str]] = []
+    m = report.membership
+    rows.append(("membership", _mark(m.ok), f"{len(m.present)}/{m.required} required CAs trusted"))
+    if report.path is not None:
+        rows.append(("path", _mark(report.path.trusted), report.path.message))
+    else:
+        rows.append(("path", "-", "no chain given (--chain or --host)"))
+    e = report.expiry
+    if e.expired or e.expiring:
+        detail = f"{len(e.expired)} expired, {len(e.expiring)} expiring within {e.warn_days} days"
+    else:
+        detail = f"no RDS CA expires within {e.warn_days} days"
+    rows.append(("expiry", _mark(e.ok), detail))
+    if report.java_view is not None:
+        v = report.java_view
+        detail = f"{v.trusted_entries} Java trust anchor(s)"
+        if v.without_trust_attribute:
+            detail += f", {v.without_trust_attribute} certificate(s) without the trust attribute"
+        detail += "; password needed" if v.password_required else "; readable without password"
+        rows.append(("pkcs12", _mark(not m.without_trust_attribute), detail))
+    if report.java is not None:
+        verdict_j = report.java.verdict
+        if verdict_j is None:
+            rows.append(("jvm", "-", report.java.note or ""))
+        else:
+            agree = {True: "agrees", False: "DISAGREES", None: ""}[report.java.agrees]
+            rows.append(
+                (
+                    "jvm",
+                    _mark(verdict_j.ok),
+                    f"Java {verdict_j.java_version}, {verdict_j.anchors} anchor(s): "
+                    f"{verdict_j.message}" + (f" ({agree})" if agree else ""),
+                )
+            )
+    lines = [f"{verdict}  {report.store} ({report.type}, {report.entries} entries)"]
+    lines += [f"  {name:<10} {mark:<4} {text}" for name, mark, text in rows]
+    lines += [f"  reason: {r}" for r in report.reasons]
+    lines += [f"  note: {w}" for w in report.warnings]
+    return lines

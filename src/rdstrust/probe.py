@@ -1,0 +1,406 @@
+"""Probe a live PostgreSQL endpoint: which chain does it send, and which RDS CA issued it?
+
+The probe connects like a PostgreSQL client: it sends an ``SSLRequest`` (protocol 3, code
+80877103), expects the single byte ``S``, then starts TLS on the same socket. With
+``starttls=none`` it speaks TLS at once (PostgreSQL 17's ``sslnegotiation=direct``, with the ALPN
+protocol ``postgresql`` that such servers require, or any plain TLS endpoint).
+
+Nothing is verified here on purpose: the probe wants to *see* the chain even when no store
+trusts it; judging it is :mod:`rdstrust.verify`'s job. The issuer of the server certificate tells
+whether an instance has already rotated (``Amazon RDS us-east-1 Subordinate CA RSA2048 G1.A.1``
+means rds-ca-rsa2048-g1; ``Amazon RDS us-east-1 2019 CA`` means rds-ca-2019).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import socket
+import ssl
+import struct
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from rdstrust.certs import CertInfo, Generation, classify, describe, utcnow
+from rdstrust.errors import ProbeError, UsageError
+from rdstrust.pathcheck import Chain, leaf_names
+
+#: PostgreSQL's SSLRequest: length 8, then the magic code 1234 << 16 | 5679.
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+DEFAULT_PORT = 5432
+DEFAULT_TIMEOUT = 10.0
+
+_SUBORDINATE = re.compile(
+    r"^Amazon RDS (?P<region>(?:(?:Beta|Preview) )?[a-z]{2}(?:-[a-z]+)+-\d+) Subordinate CA "
+    r"(?P<g1>RSA2048|RSA4096|ECC384) G1(?:\.\S+)?$"
+)
+_G1 = {
+    "RSA2048": Generation.RSA2048_G1,
+    "RSA4096": Generation.RSA4096_G1,
+    "ECC384": Generation.ECC384_G1,
+}
+
+
+class StartTLS(str, Enum):
+    """How TLS starts on the connection."""
+
+    #: PostgreSQL's SSLRequest, then TLS (every PostgreSQL version; what libpq does by default).
+    POSTGRES = "postgres"
+    #: TLS from the first byte (PostgreSQL 17 direct TLS, or a plain TLS endpoint).
+    NONE = "none"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ChainCertificate:
+    """One certificate the server sent, as the probe reports it."""
+
+    position: int
+    subject: str
+    issuer: str
+    sha256: str
+    key_type: str
+    is_ca: bool
+    not_before: datetime
+    not_after: datetime
+    days_left: int
+    #: The RDS generation of this certificate's *issuer* (``unknown`` for a foreign CA).
+    issued_by: Generation
+    #: Host names and addresses (subjectAltName); empty for CA certificates.
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a server sent and what it means for the CA rotation."""
+
+    host: str
+    port: int
+    starttls: StartTLS
+    tls_version: str
+    cipher: str
+    certificates: tuple[ChainCertificate, ...]
+    #: The RDS CA generation that issued the server certificate, e.g. ``rds-ca-rsa2048-g1``.
+    generation: Generation
+    #: The region of that CA, where its name carries one.
+    region: str | None
+    #: Common name of the CA that issued the server certificate.
+    issuer: str
+    #: Host names the server certificate is valid for.
+    names: tuple[str, ...]
+    not_after: datetime
+    notes: tuple[str, ...] = ()
+    #: The chain as sent (leaf first), for ``verify`` and ``--save-chain``.
+    chain: Chain = field(repr=False, compare=False, default=Chain("<none>", ()))
+
+    @property
+    def rotated(self) -> bool:
+        """Whether the server certificate comes from one of the G1 CAs."""
+        return self.generation in _G1.values()
+
+
+def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """Split ``HOST[:PORT]`` (``[v6]:PORT`` for IPv6 addresses); raises :class:`UsageError`."""
+    text = target.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise UsageError(f"'{target}' opens '[' without closing it; write [ADDRESS]:PORT.")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise UsageError(f"'{target}' has text after ']' that is not ':PORT'.")
+            port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host:
+        raise UsageError(f"'{target}' names no host; write HOST[:PORT].")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"'{port_text}' in '{target}' is not a port number (1-65535).")
+    return host, int(port_text)
+
+
+def classify_issuer(name: x509.Name) -> tuple[Generation, str | None]:
+    """The RDS generation (and region) of the CA named ``name``.
+
+    Beside the roots and 2019 intermediates that :func:`rdstrust.certs.classify` knows, this
+    recognises the G1 subordinate CAs that issue server certificates
+    (``Amazon RDS us-east-1 Subordinate CA RSA2048 G1.A.1``), which never appear in a bundle.
+    """
+    cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = cns[0].value if cns else None
+    if isinstance(cn, str):
+        match = _SUBORDINATE.match(cn)
+        # certs.classify checks the RDS organisation (O/OU) and, not knowing the subordinate
+        # pattern, calls such a name LEGACY; UNKNOWN means it is not an RDS name at all.
+        generation, _ = classify(name)
+        if match and generation is not Generation.UNKNOWN:
+            return _G1[match.group("g1")], match.group("region")
+    return classify(name)
+
+
+def chain_generation(chain: Chain) -> tuple[Generation, str | None, str]:
+    """Generation, region and common name of the CA that issued the chain's server certificate.
+
+    Looks at the leaf's issuer name; when that is not recognisable but the server also sent
+    its intermediate, the intermediate's issuer (the root) decides.
+    """
+    leaf = chain.leaf.certificate
+    generation, region = classify_issuer(leaf.issuer)
+    cns = leaf.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    issuer_cn = str(cns[0].value) if cns else leaf.issuer.rfc4514_string()
+    if generation is Generation.UNKNOWN and len(chain.certificates) > 1:
+        generation, region = classify_issuer(chain.certificates[1].certificate.issuer)
+    return generation, region, issuer_cn
+
+
+def probe(
+    host: str,
+    port: int = DEFAULT_PORT,
+    *,
+    starttls: StartTLS = StartTLS.POSTGRES,
+    timeout: float = DEFAULT_TIMEOUT,
+    server_name: str | None = None,
+) -> ProbeResult:
+    """Connect to ``host:port``, record the TLS chain the server sends, and describe it.
+
+    ``server_name`` is sent as SNI (default: ``host`` unless it is an IP address). Raises
+    :class:`ProbeError` (exit code 6) when the server cannot be reached, refuses TLS, is not
+    PostgreSQL, or the handshake fails.
+    """
+    starttls = StartTLS(starttls)
+    where = f"{host}:{port}"
+    sock = _connect(host, port, timeout)
+    try:
+        if starttls is StartTLS.POSTGRES:
+            _ssl_request(sock, where, timeout)
+        tls, notes = _handshake(sock, host, where, starttls, timeout, server_name)
+        try:
+            ders, chain_note = _peer_chain(tls)
+            version = tls.version() or ""
+            cipher_info = tls.cipher()
+        finally:
+            _close_quietly(tls)
+    finally:
+        _close_quietly(sock)
+    if chain_note:
+        notes.append(chain_note)
+    if not ders:
+        raise ProbeError(f"{where} completed TLS but sent no certificate.", host=host)
+    infos = tuple(_describe_der(der, where, host) for der in ders)
+    chain = Chain(source=where, certificates=infos)
+    generation, region, issuer_cn = chain_generation(chain)
+    now = utcnow()
+    certificates = tuple(
+        ChainCertificate(
+            position=index,
+            subject=info.subject,
+            issuer=info.issuer,
+            sha256=info.sha256,
+            key_type=info.key_type,
+            is_ca=info.is_ca,
+            not_before=info.not_before,
+            not_after=info.not_after,
+            days_left=(info.not_after - now).days,
+            issued_by=classify_issuer(info.certificate.issuer)[0],
+            names=() if info.is_ca else leaf_names(info.certificate),
+        )
+        for index, info in enumerate(infos)
+    )
+    if infos[0].not_after < now:
+        notes.append(f"the server certificate expired on {infos[0].not_after:%Y-%m-%d}")
+    if generation is Generation.CA_2019:
+        notes.append(
+            "the server certificate is still issued by rds-ca-2019 (expired 2024-08-22); "
+            "rotate the instance to rds-ca-rsa2048-g1"
+        )
+    return ProbeResult(
+        host=host,
+        port=port,
+        starttls=starttls,
+        tls_version=version,
+        cipher=cipher_info[0] if cipher_info else "",
+        certificates=certificates,
+        generation=generation,
+        region=region,
+        issuer=issuer_cn,
+        names=certificates[0].names,
+        not_after=infos[0].not_after,
+        notes=tuple(notes),
+        chain=chain,
+    )
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    where = f"{host}:{port}"
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise ProbeError(
+            f"Cannot resolve host {host}: {exc.strerror or exc}; check the host name.", host=host
+        ) from None
+    except ConnectionRefusedError:
+        raise ProbeError(
+            f"Connection to {where} refused: nothing listens on that port; check host and port.",
+            host=host,
+        ) from None
+    except TimeoutError:
+        raise ProbeError(
+            f"Connecting to {where} timed out after {timeout:g} s; check the address, the port "
+            "and the security group or firewall.",
+            host=host,
+        ) from None
+    except OSError as exc:
+        raise ProbeError(f"Cannot connect to {where}: {exc.strerror or exc}.", host=host) from None
+
+
+def _ssl_request(sock: socket.socket, where: str, timeout: float) -> None:
+    host = where.rsplit(":", 1)[0]
+    try:
+        sock.sendall(SSL_REQUEST)
+        answer = sock.recv(1)
+    except TimeoutError:
+        raise ProbeError(
+            f"{where} did not answer PostgreSQL's SSLRequest within {timeout:g} s: it is not a "
+            "PostgreSQL server (for a plain TLS endpoint use --starttls none).",
+            host=host,
+        ) from None
+    except OSError as exc:
+        raise ProbeError(
+            f"{where} dropped the connection during PostgreSQL's SSLRequest "
+            f"({exc.strerror or exc}): it is not a PostgreSQL server.",
+            host=host,
+        ) from None
+    if answer == b"S":
+        return
+    if answer == b"N":
+        raise ProbeError(
+            f"{where} is a PostgreSQL server that refuses SSL (ssl = off); it has no "
+            "certificate to check.",
+            host=host,
+        )
+    if answer == b"":
+        raise ProbeError(
+            f"{where} closed the connection on PostgreSQL's SSLRequest: it is not a PostgreSQL "
+            "server (for a plain TLS endpoint use --starttls none).",
+            host=host,
+        )
+    if answer == b"E":
+        raise ProbeError(
+            f"{where} answered PostgreSQL's SSLRequest with an error message: a PostgreSQL "
+            "server too old for SSL, or one that rejects this connection.",
+            host=host,
+        )
+    raise ProbeError(
+        f"{where} answered PostgreSQL's SSLRequest with {answer!r}: it is not a PostgreSQL "
+        "server (for a plain TLS endpoint use --starttls none).",
+        host=host,
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _handshake(
+    sock: socket.socket,
+    host: str,
+    where: str,
+    starttls: StartTLS,
+    timeout: float,
+    server_name: str | None,
+) -> tuple[ssl.SSLSocket, list[str]]:
+    # No verification here: we want the chain even when nothing trusts it (verify judges it).
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if starttls is StartTLS.NONE:
+        # PostgreSQL 17 refuses direct TLS without this ALPN protocol; other servers ignore it.
+        context.set_alpn_protocols(["postgresql"])
+    sni = server_name or (None if _is_ip(host) else host)
+    sock.settimeout(timeout)
+    try:
+        return context.wrap_socket(sock, server_hostname=sni), []
+    except TimeoutError:
+        raise ProbeError(
+            f"TLS handshake with {where} timed out after {timeout:g} s.", host=host
+        ) from None
+    except ssl.SSLError as exc:
+        reason = exc.reason or str(exc)
+        hint = ""
+        if reason in {
+            "WRONG_VERSION_NUMBER",
+            "UNEXPECTED_EOF_WHILE_READING",
+            "RECORD_LAYER_FAILURE",
+        }:
+            hint = ": it does not speak TLS" + (
+                " (for a PostgreSQL server drop --starttls none)"
+                if starttls is StartTLS.NONE
+                else ""
+            )
+        raise ProbeError(
+            f"TLS handshake with {where} failed ({reason}){hint}.", host=host
+        ) from None
+    except OSError as exc:
+        raise ProbeError(
+            f"{where} dropped the connection during the TLS handshake ({exc.strerror or exc}).",
+            host=host,
+        ) from None
+
+
+def _peer_chain(tls: ssl.SSLSocket) -> tuple[list[bytes], str | None]:
+    """DER certificates the server sent, leaf first.
+
+    Python exposes the whole chain publicly only from 3.13 (``SSLSocket.get_unverified_chain``);
+    on 3.10-3.12 the C-level ``_sslobj`` has the same method (it returns ``_ssl.Certificate``
+    objects). Without either, only the leaf is visible and the result says so.
+    """
+    getter: Any = getattr(tls, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
+    if getter is not None:
+        try:
+            raw = getter() or []
+        except (ssl.SSLError, ValueError, AttributeError):
+            raw = []
+        ders = [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in raw]  # type: ignore[attr-defined]
+        if ders:
+            return ders, None
+    leaf = tls.getpeercert(binary_form=True)
+    note = (
+        "this Python cannot show the certificates the server sent after its own; only the "
+        "server certificate is reported"
+    )
+    return ([leaf] if leaf else []), note
+
+
+def _describe_der(der: bytes, where: str, host: str) -> CertInfo:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return describe(x509.load_der_x509_certificate(der), der)
+        except ValueError as exc:
+            raise ProbeError(
+                f"{where} sent a certificate that cannot be decoded ({exc}).", host=host
+            ) from None
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
