@@ -228,7 +228,7 @@ def fetch_bundle(
     target = url if url is not None else bundle_url(region_code, partition, fmt)
     _check_url(target)
     if retries < 0 or timeout <= 0 or max_bytes <= 0:
-        raise UsageError("--retries must be 0 or more and --timeout positive.")
+        raise UsageError("--retries must be 0 or more, --timeout and max_bytes positive.")
     cache = BundleCache(cache_dir) if use_cache else None
     cached = cache.load(target) if cache is not None else None
     download = _download_with_retries(
