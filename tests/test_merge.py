@@ -1,0 +1,290 @@
+"""Merge rules and failure behaviour without a JVM (keytool: test_merge_keytool.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from typer.testing import CliRunner
+
+from rdstrust.bundle import read_bundle
+from rdstrust.certs import describe
+from rdstrust.cli import app
+from rdstrust.errors import StoreError, UsageError, WrongPasswordError
+from rdstrust.merge import merge_store, plan_merge
+from rdstrust.stores import NewCert, StoreType, create_store, read_store
+
+PW = "changeit"
+BUNDLES = FIXTURES / "bundles"
+G1 = BUNDLES / "g1.pem"
+OLD = BUNDLES / "old-2019.pem"
+MIXED = BUNDLES / "mixed.pem"
+SUFFIX = {StoreType.JKS: "jks", StoreType.PKCS12: "p12", StoreType.PEM: "pem"}
+runner = CliRunner()
+
+
+def _store(tmp_path: Path, store_type: StoreType, bundle: Path = OLD, name: str = "s") -> Path:
+    path = tmp_path / f"{name}.{SUFFIX[store_type]}"
+    certs = [NewCert.from_info(c) for c in read_bundle(bundle)]
+    path.write_bytes(create_store(store_type, certs, password=PW))
+    return path
+
+
+def _expired_foreign_ca() -> NewCert:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Expired Corporate Root")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_after(dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return NewCert.from_info(describe(cert), alias="corp-root")
+
+
+@pytest.mark.parametrize("store_type", list(StoreType))
+def test_merge_adds_new_keeps_old_and_is_idempotent(tmp_path: Path, store_type: StoreType) -> None:
+    store = _store(tmp_path, store_type)
+    before = read_store(store, PW)
+    result = merge_store(store, read_bundle(MIXED), password=PW)
+    assert len(result.already_present) == 4 and len(result.added) == 9
+    assert result.kept == 4 and result.written and result.backup
+    assert Path(result.backup).read_bytes() == _bak_source(store, result.backup)
+    after = read_store(store, PW)
+    assert after.entries[:4] == before.entries  # same aliases, same certificates, same order
+    assert after.fingerprints() == {c.sha256 for c in read_bundle(MIXED)}
+    data = store.read_bytes()
+    again = merge_store(store, read_bundle(MIXED), password=PW)
+    assert not again.written and not again.added and store.read_bytes() == data
+
+
+def _bak_source(store: Path, backup: str) -> bytes:
+    return Path(backup).read_bytes()  # existence and readability of the backup
+
+
+def test_output_is_byte_identical_for_the_same_inputs(tmp_path: Path) -> None:
+    for store_type in StoreType:
+        a = _store(tmp_path, store_type, name="a")
+        b = _store(tmp_path, store_type, name="b")
+        merge_store(a, read_bundle(G1), password=PW, backup=False)
+        merge_store(b, read_bundle(G1), password=PW, backup=False)
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_alias_taken_by_another_certificate_is_never_overwritten(tmp_path: Path) -> None:
+    g1 = read_bundle(G1)
+    first = g1.certificates[0]
+    store = tmp_path / "s.jks"
+    impostor = _expired_foreign_ca()
+    store.write_bytes(
+        create_store(
+            StoreType.JKS,
+            [NewCert(first.alias, impostor.der, "x", impostor.not_before)],
+            password=PW,
+        )
+    )
+    result = merge_store(store, g1, password=PW)
+    new_alias = next(a.alias for a in result.added if a.sha256 == first.sha256)
+    assert new_alias != first.alias and new_alias.startswith(first.alias)
+    entries = {e.alias: e.sha256 for e in read_store(store, PW).entries}
+    assert entries[first.alias] == impostor_sha(impostor)
+    assert entries[new_alias] == first.sha256
+
+
+def impostor_sha(cert: NewCert) -> str:
+    import hashlib
+
+    return hashlib.sha256(cert.der).hexdigest()
+
+
+@pytest.mark.parametrize("store_type", list(StoreType))
+def test_prune_expired_removes_only_expired_rds_cas(tmp_path: Path, store_type: StoreType) -> None:
+    store = tmp_path / f"s.{SUFFIX[store_type]}"
+    old = [NewCert.from_info(c) for c in read_bundle(OLD)]
+    store.write_bytes(create_store(store_type, [_expired_foreign_ca(), *old], password=PW))
+    plan = plan_merge(store, read_bundle(G1), password=PW, prune_expired=True)
+    assert {p.alias for p in plan.pruned} == {c.alias for c in old}
+    result = merge_store(store, read_bundle(G1), password=PW, prune_expired=True)
+    aliases = [e.alias for e in read_store(store, PW).entries]
+    assert aliases[0] == "corp-root"  # expired, but not an RDS CA: never removed
+    assert len(aliases) == 1 + len(result.added) == 10
+    # Without --prune-expired nothing is ever removed.
+    merge_store(store, read_bundle(OLD), password=PW)
+    assert len(read_store(store, PW).entries) == 14
+
+
+def test_pem_text_is_kept_and_new_blocks_are_named(tmp_path: Path) -> None:
+    store = tmp_path / "ca.pem"
+    original = b"# my company bundle\r\n" + (BUNDLES / "old-2019.pem").read_bytes().replace(
+        b"\n", b"\r\n"
+    )
+    store.write_bytes(original)
+    result = merge_store(store, read_bundle(G1), password=None)
+    text = store.read_bytes()
+    assert text.startswith(original)
+    for added in result.added:
+        assert f"# {added.alias}: ".encode() in text
+    assert b"\n" not in text.replace(b"\r\n", b"")  # line ends stay CRLF
+
+
+def test_unparseable_certificates_are_carried_byte_for_byte(tmp_path: Path) -> None:
+    odd = NewCert("odd", b"\x30\x06\x02\x01\x00\x02\x01\x00", "?", dt.datetime(2020, 1, 1))
+    for store_type in (StoreType.JKS, StoreType.PKCS12):
+        store = tmp_path / f"odd.{SUFFIX[store_type]}"
+        store.write_bytes(create_store(store_type, [odd], password=PW))
+        result = merge_store(store, read_bundle(G1), password=PW)
+        assert any("cannot be decoded" in n for n in result.notes)
+        entry = read_store(store, PW).entries[0]
+        assert entry.alias == "odd" and entry.info is None and entry.certificates == (odd.der,)
+
+
+@contextlib.contextmanager
+def read_only_dir(path: Path) -> Iterator[None]:
+    """Make a directory unwritable, even for root (chattr +i), and undo it afterwards."""
+    if os.geteuid() == 0:
+        chattr = shutil.which("chattr")
+        if chattr is None or subprocess.run([chattr, "+i", str(path)], check=False).returncode:
+            pytest.skip("cannot make a directory read-only as root here")
+        try:
+            yield
+        finally:
+            subprocess.run([chattr, "-i", str(path)], check=True)
+    else:
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(0o755)
+
+
+@pytest.mark.parametrize("store_type", [StoreType.JKS, StoreType.PKCS12])
+def test_failures_leave_the_file_unchanged(tmp_path: Path, store_type: StoreType) -> None:
+    store = _store(tmp_path, store_type)
+    data = store.read_bytes()
+    with pytest.raises(WrongPasswordError, match="wrong password"):
+        merge_store(store, read_bundle(G1), password="not-it")
+    tampered = bytearray(data)
+    tampered[len(data) // 2] ^= 0x01
+    store.write_bytes(bytes(tampered))
+    with pytest.raises(StoreError):
+        merge_store(store, read_bundle(G1), password=PW)
+    assert store.read_bytes() == bytes(tampered)
+    store.write_bytes(data)
+    with pytest.raises(StoreError, match="password"):
+        merge_store(store, read_bundle(G1), password=None)
+    sub = tmp_path / "ro"
+    sub.mkdir()
+    ro_store = sub / store.name
+    ro_store.write_bytes(data)
+    with read_only_dir(sub), pytest.raises(StoreError, match=r"left unchanged|nothing was changed"):
+        merge_store(ro_store, read_bundle(G1), password=PW)
+    assert ro_store.read_bytes() == data
+    assert sorted(p.name for p in sub.iterdir()) == [store.name]  # no temporary left behind
+
+
+def test_writes_go_through_symlinks_and_keep_the_mode(tmp_path: Path) -> None:
+    real_dir = tmp_path / "etc"
+    real_dir.mkdir()
+    real = _store(real_dir, StoreType.JKS, name="cacerts")
+    real.chmod(0o640)
+    link = tmp_path / "cacerts"
+    link.symlink_to(real)
+    result = merge_store(link, read_bundle(G1), password=PW)
+    assert link.is_symlink() and link.resolve() == real
+    assert result.real_path == str(real) and result.backup == str(real) + ".bak"
+    assert (real.stat().st_mode & 0o777) == 0o640
+    assert len(read_store(link, PW).entries) == 13
+
+
+def test_new_store_type_comes_from_option_or_extension(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--store-type"):
+        merge_store(tmp_path / "store", read_bundle(G1), password=PW)
+    result = merge_store(tmp_path / "store", read_bundle(G1), password=PW, store_type=StoreType.JKS)
+    assert result.created and result.type is StoreType.JKS
+    with pytest.raises(StoreError, match="not PEM"):
+        merge_store(tmp_path / "store", read_bundle(G1), password=PW, store_type=StoreType.PEM)
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    store = _store(tmp_path, StoreType.PKCS12)
+    data = store.read_bytes()
+    result = merge_store(store, read_bundle(G1), password=PW, dry_run=True)
+    assert result.dry_run and not result.written and len(result.added) == 9
+    assert store.read_bytes() == data and not Path(str(store) + ".bak").exists()
+    missing = tmp_path / "new.pem"
+    assert merge_store(missing, read_bundle(G1), password=None, dry_run=True).created
+    assert not missing.exists()
+
+
+def test_pkcs12_profile_change_rewrites_once(tmp_path: Path) -> None:
+    store = _store(tmp_path, StoreType.PKCS12)
+    first = merge_store(store, read_bundle(OLD), password=PW, pkcs12_profile="legacy")
+    assert first.written and not first.added
+    second = merge_store(store, read_bundle(OLD), password=PW, pkcs12_profile="legacy")
+    assert not second.written
+    assert len(read_store(store, PW).entries) == 4
+
+
+def test_concurrent_merges_into_one_store_both_land(tmp_path: Path) -> None:
+    store = _store(tmp_path, StoreType.JKS, bundle=MIXED)
+    certs = [NewCert.from_info(c) for c in read_bundle(OLD)]
+    store.write_bytes(create_store(StoreType.JKS, certs[:1], password=PW))
+    env = {**os.environ, "RDSTRUST_STOREPASS": PW}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rdstrust", "merge", "-b", str(b), "-s", str(store), "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for b in (OLD, G1)
+    ]
+    for proc in procs:
+        _out, errors = proc.communicate(timeout=120)
+        assert proc.returncode == 0, errors
+    assert read_store(store, PW).fingerprints() == {c.sha256 for c in read_bundle(MIXED)}
+
+
+def test_cli_merge_json_and_exit_codes(tmp_path: Path) -> None:
+    store = _store(tmp_path, StoreType.JKS)
+    data = store.read_bytes()
+    args = ["merge", "--bundle", str(G1), "--store", str(store)]
+    wrong = runner.invoke(app, [*args, "--storepass", "nope"])
+    assert wrong.exit_code == 5 and "wrong password" in wrong.output
+    assert "nope" not in wrong.output
+    assert store.read_bytes() == data
+    bad_bundle = runner.invoke(app, ["merge", "-b", str(tmp_path), "-s", str(store)])
+    assert bad_bundle.exit_code == 3
+    no_var = runner.invoke(app, [*args, "--storepass-env", "RDSTRUST_TEST_UNSET"])
+    assert no_var.exit_code == 2
+    pwfile = tmp_path / "pw"
+    pwfile.write_text(PW + "\n")
+    dry = runner.invoke(app, [*args, "--storepass-file", str(pwfile), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert store.read_bytes() == data
+    ok = runner.invoke(app, [*args, "--json"], env={"RDSTRUST_STOREPASS": PW})
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.stdout)
+    assert report["stores"][0]["written"] is True
+    assert len(report["stores"][0]["added"]) == 9
+    assert PW not in ok.output
+    human = runner.invoke(app, args, env={"RDSTRUST_STOREPASS": PW})
+    assert human.exit_code == 0 and "already present" in human.output
