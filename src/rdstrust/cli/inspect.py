@@ -1,0 +1,68 @@
+"""``rdstrust inspect``: list a trust store's entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rdstrust.cli._common import JsonOption, emit, err, exit_on_error
+from rdstrust.cli.merge import StorePassEnvOption, StorePassFileOption, StorePassOption
+from rdstrust.listing import SOON_DAYS, StoreListing, list_store
+from rdstrust.merge import store_needs_password
+from rdstrust.passwords import PasswordSource
+
+
+def inspect(
+    store: Annotated[
+        Path, typer.Argument(help="JKS, PKCS12 or PEM trust store.", show_default=False)
+    ],
+    storepass: StorePassOption = None,
+    storepass_env: StorePassEnvOption = None,
+    storepass_file: StorePassFileOption = None,
+    soon_days: Annotated[
+        int,
+        typer.Option("--expiring-days", min=0, help="Flag certificates expiring within N days."),
+    ] = SOON_DAYS,
+    json: JsonOption = False,
+) -> None:
+    """List a store's entries: alias, type, subject, RDS generation/region, expiry, SHA-256."""
+    with exit_on_error():
+        source = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
+        password = source.resolve_or_prompt(
+            f"Password for {store}: ", needed=store_needs_password(store, for_writing=False)
+        )
+        listing = list_store(store, password, soon_days=soon_days)
+    emit(listing, json=json, human=render_listing(listing))
+    err(
+        f"{listing.store} ({listing.type}): {len(listing.entries)} entries, {listing.trusted} "
+        f"trusted, {listing.rds_cas} Amazon RDS CAs, {listing.expired} expired, "
+        f"{listing.expiring} expiring within {soon_days} days."
+    )
+    for note in listing.notes:
+        err(f"note: {note}")
+
+
+def render_listing(listing: StoreListing) -> str:
+    """A table: alias, type, generation, region, not-after, status, fingerprint, subject."""
+    rows = [("ALIAS", "TYPE", "GENERATION", "REGION", "NOT AFTER", "STATUS", "SHA-256", "SUBJECT")]
+    for e in listing.entries:
+        status = e.status if e.java_trusted is not False else f"{e.status},not-java-trusted"
+        rows.append(
+            (
+                e.alias,
+                e.kind.value,
+                e.generation or "-",
+                e.region or "-",
+                f"{e.not_after:%Y-%m-%d}" if e.not_after else "-",
+                status,
+                e.sha256 or "-",
+                e.subject or "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])), r[-1]]).rstrip()
+        for r in rows
+    )
