@@ -13,7 +13,9 @@ from rdstrust import __version__
 from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.merge import merge
+from rdstrust.cli.probe import probe
 from rdstrust.cli.split import split
+from rdstrust.cli.verify import verify
 
 app = typer.Typer(
     name="rdstrust",
@@ -46,6 +48,8 @@ def _root(
 
 app.command("fetch")(fetch)
 app.command("split")(split)
+app.command("verify")(verify)
+app.command("probe")(probe)
 app.command("merge")(merge)
 app.command("inspect")(inspect)
 
