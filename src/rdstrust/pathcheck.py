@@ -266,8 +266,8 @@ def _diagnose(
     if not issuers:
         return (
             PathFailure.UNKNOWN_ISSUER,
-            f"unknown issuer: no trusted certificate of the store issued "
-            f"'{_issuer_cn(top)}' (the CA the server's chain leads to)",
+            f"unknown issuer: the store does not trust '{_issuer_cn(top)}', the CA that "
+            f"issued '{top.common_name or top.subject}'",
         )
     for info in chain.certificates:
         if not _valid_at(info, at):

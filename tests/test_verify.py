@@ -1,0 +1,365 @@
+"""``verify``: membership, path, expiry and PKCS12 checks on real stores, and the command line.
+
+Every "passes" case has its failing twin: a store without the new CA, with only the old CA, an
+expired CA, a wrong host name, a chain from an unrelated CA.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, NoEncryption
+from cryptography.hazmat.primitives.serialization import pkcs12 as crypto_pkcs12
+from typer.testing import CliRunner
+
+from rdstrust.bundle import read_bundle
+from rdstrust.certs import CertInfo, Generation
+from rdstrust.cli import app
+from rdstrust.errors import BundleError, WrongPasswordError
+from rdstrust.pathcheck import PathFailure, read_chain
+from rdstrust.stores import NewCert, StoreType, create_store
+from rdstrust.verify import parse_time, required_cas, verify_store, verify_stores
+
+BUNDLES = FIXTURES / "bundles"
+CHAINS = FIXTURES / "chains"
+G1 = BUNDLES / "g1.pem"
+OLD = BUNDLES / "old-2019.pem"
+EXPIRED = BUNDLES / "expired-g1.pem"
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+PASSWORD = "changeit"
+NEW_CA = "rds-ca-rsa2048-g1-us-east-1"
+
+runner = CliRunner()
+
+
+def certs(*files: Path, drop: Iterable[str] = ()) -> list[CertInfo]:
+    """The certificates of bundle files, without the aliases in ``drop``."""
+    dropped = set(drop)
+    result: list[CertInfo] = []
+    for f in files:
+        result += [c for c in read_bundle(f, allow_foreign=True) if c.alias not in dropped]
+    return result
+
+
+def make_store(
+    directory: Path, kind: str, infos: list[CertInfo], password: str | None = PASSWORD
+) -> Path:
+    """A store of ``kind``: pem, jks, pkcs12 (encrypted, Java attribute), pkcs12-open (no
+    password, Java attribute) or pkcs12-plain (no Java trusted-certificate attribute)."""
+    name = {"pem": "store.pem", "jks": "store.jks"}.get(kind, f"{kind}.p12")
+    path = directory / name
+    if kind in {"pem", "jks", "pkcs12"}:
+        store_type = {"pem": StoreType.PEM, "jks": StoreType.JKS, "pkcs12": StoreType.PKCS12}[kind]
+        entries = [NewCert.from_info(c) for c in infos]
+        path.write_bytes(create_store(store_type, entries, password=password))
+    elif kind == "pkcs12-open":
+        path.write_bytes(
+            crypto_pkcs12.serialize_java_truststore(
+                [crypto_pkcs12.PKCS12Certificate(c.certificate, c.alias.encode()) for c in infos],
+                NoEncryption(),
+            )
+        )
+    elif kind == "pkcs12-plain":
+        encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
+        path.write_bytes(
+            crypto_pkcs12.serialize_key_and_certificates(
+                None, None, None, [c.certificate for c in infos], encryption
+            )
+        )
+    else:
+        raise AssertionError(kind)
+    return path
+
+
+def chain(name: str):  # type: ignore[no-untyped-def]
+    return read_chain(CHAINS / name / "chain.pem")
+
+
+@pytest.fixture(scope="module")
+def g1_bundle():  # type: ignore[no-untyped-def]
+    return read_bundle(G1)
+
+
+STORE_KINDS = ["pem", "jks", "pkcs12", "pkcs12-open"]
+
+
+def password_for(kind: str) -> str | None:
+    """cryptography's password-less PKCS12 still has a MAC (under the empty password), which
+    Java, like rdstrust, checks when given any other password: read it without one."""
+    return None if kind == "pkcs12-open" else PASSWORD
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_store_with_g1_passes(tmp_path: Path, kind: str, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, kind, certs(G1))
+    result = verify_stores(
+        [store],
+        g1_bundle,
+        password=password_for(kind),
+        chain=chain("rsa2048-g1-us-east-1"),
+        hostname="localhost",
+        at=NOW,
+    )
+    report = result.stores[0]
+    assert result.passed and report.passed, report.reasons
+    assert report.membership.ok and report.membership.required == 9
+    assert {p.alias for p in report.membership.present} >= {NEW_CA}
+    assert report.path is not None and report.path.trusted
+    assert report.expiry.ok and not report.expiry.expired
+    assert report.reasons == ()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_store_without_the_new_ca_fails(tmp_path: Path, kind: str, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, kind, certs(G1, drop=[NEW_CA]))
+    report = verify_store(
+        store,
+        required_cas(g1_bundle),
+        password=password_for(kind),
+        chain=chain("rsa2048-g1-us-east-1"),
+        hostname="localhost",
+        at=NOW,
+    )
+    assert not report.passed
+    assert [m.alias for m in report.membership.missing] == [NEW_CA]
+    assert report.path is not None and report.path.failure is PathFailure.UNKNOWN_ISSUER
+    assert any("missing 1 of 9" in r and NEW_CA in r for r in report.reasons)
+    assert any(r.startswith("chain not trusted: unknown issuer") for r in report.reasons)
+
+
+def test_store_with_only_the_old_ca_fails(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "jks", certs(OLD))
+    report = verify_store(
+        store,
+        required_cas(g1_bundle),
+        password=PASSWORD,
+        chain=chain("rsa2048-g1-us-east-1"),
+        hostname="localhost",
+        at=NOW,
+    )
+    assert not report.passed
+    assert len(report.membership.missing) == 9 and not report.membership.present
+    assert report.path is not None and report.path.failure is PathFailure.UNKNOWN_ISSUER
+    # the old CAs expired in 2024: reported, but not what fails the store
+    assert len(report.expiry.expired) == 4
+    assert report.expiry.ok
+    assert any("can be removed" in w for w in report.warnings)
+
+
+def test_mixed_store_passes_with_a_note_about_expired_2019(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "pem", certs(OLD, G1))
+    report = verify_store(
+        store,
+        required_cas(g1_bundle),
+        chain=chain("ecc384-g1-ap-southeast-2"),
+        hostname="fixturedb.c9akciq32.ap-southeast-2.rds.amazonaws.com",
+        at=NOW,
+    )
+    assert report.passed, report.reasons
+    assert report.expiry.expired and all(
+        e.generation is Generation.CA_2019 for e in report.expiry.expired
+    )
+
+
+def test_expired_required_ca_fails(tmp_path: Path) -> None:
+    store = make_store(tmp_path, "pem", certs(G1, EXPIRED))
+    reference = read_bundle(EXPIRED)
+    report = verify_store(store, required_cas(reference), at=NOW)
+    assert report.membership.ok  # it is there ...
+    assert not report.passed  # ... but expired
+    assert not report.expiry.ok
+    assert [e.alias for e in report.expiry.expired] == ["rds-ca-ecc384-g1-us-west-2"]
+    assert any(r.startswith("expired CA: rds-ca-ecc384-g1-us-west-2") for r in report.reasons)
+    # negative control: the same store against the G1 reference has no expired required CA ...
+    # ... except that the expired G1 root is of a required generation, so it still fails
+    g1_report = verify_store(store, required_cas(read_bundle(G1)), at=NOW)
+    assert not g1_report.expiry.ok
+    clean = make_store(tmp_path, "jks", certs(G1))
+    assert verify_store(clean, required_cas(read_bundle(G1)), password=PASSWORD, at=NOW).passed
+
+
+def test_after_2061_the_rsa2048_roots_have_expired(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "pkcs12", certs(G1))
+    when = datetime(2061, 6, 1, tzinfo=timezone.utc)
+    report = verify_store(
+        store,
+        required_cas(g1_bundle),
+        password=PASSWORD,
+        chain=chain("rsa2048-g1-us-east-1"),
+        hostname="localhost",
+        at=when,
+    )
+    assert not report.passed
+    assert report.path is not None and report.path.failure is PathFailure.EXPIRED
+    expired = {e.alias for e in report.expiry.expired}
+    assert NEW_CA in expired and all("rsa2048" in a for a in expired)
+
+
+def test_expiring_soon_is_a_warning_only(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "pem", certs(G1))
+    when = datetime(2061, 4, 1, tzinfo=timezone.utc)  # RSA2048 G1 roots end 2061-05-25
+    report = verify_store(store, required_cas(g1_bundle), at=when, warn_days=90)
+    assert report.passed
+    assert {e.alias for e in report.expiry.expiring} >= {NEW_CA}
+    assert any(NEW_CA in w and "expires on 2061-05-25" in w for w in report.warnings)
+    assert not verify_store(store, required_cas(g1_bundle), at=when, warn_days=10).warnings
+
+
+def test_wrong_host_name_fails_and_no_hostname_passes(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "jks", certs(G1))
+    required = required_cas(g1_bundle)
+    args = {"password": PASSWORD, "chain": chain("rsa2048-g1-us-east-1"), "at": NOW}
+    bad = verify_store(store, required, hostname="db.example.com", **args)  # type: ignore[arg-type]
+    assert not bad.passed
+    assert bad.path is not None and bad.path.failure is PathFailure.HOSTNAME_MISMATCH
+    assert any("host name mismatch" in r for r in bad.reasons)
+    assert verify_store(store, required, hostname=None, **args).passed  # type: ignore[arg-type]
+
+
+def test_unrelated_chain_fails(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "pem", certs(G1))
+    report = verify_store(
+        store, required_cas(g1_bundle), chain=chain("unrelated"), hostname="localhost", at=NOW
+    )
+    assert report.membership.ok and not report.passed
+    assert report.path is not None and report.path.failure is PathFailure.UNKNOWN_ISSUER
+    assert "Unrelated Test" in report.path.message
+
+
+def test_pkcs12_without_the_java_trust_attribute_fails(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "pkcs12-plain", certs(G1))
+    report = verify_store(
+        store,
+        required_cas(g1_bundle),
+        password=PASSWORD,
+        chain=chain("rsa2048-g1-us-east-1"),
+        hostname="localhost",
+        at=NOW,
+    )
+    assert not report.passed
+    assert report.java_view is not None
+    assert report.java_view.trusted_entries == 0
+    assert report.java_view.without_trust_attribute == 9
+    assert len(report.membership.without_trust_attribute) == 9
+    assert any("trusted-certificate attribute" in r for r in report.reasons)
+    # what Java cannot use is no anchor for rdstrust's path check either
+    assert report.path is not None and not report.path.trusted
+
+
+def test_pkcs12_password_needed_is_reported(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    encrypted = make_store(tmp_path, "pkcs12", certs(G1))
+    report = verify_store(encrypted, required_cas(g1_bundle), password=PASSWORD, at=NOW)
+    assert report.java_view is not None and report.java_view.password_required
+    assert any("Java needs the store password" in w for w in report.warnings)
+    with pytest.raises(WrongPasswordError):
+        verify_store(encrypted, required_cas(g1_bundle), password=None, at=NOW)
+    open_store = make_store(tmp_path, "pkcs12-open", certs(G1))
+    report = verify_store(open_store, required_cas(g1_bundle), password=None, at=NOW)
+    assert report.java_view is not None and not report.java_view.password_required
+    assert report.passed
+
+
+def test_region_narrows_the_requirement(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    us_east = [c for c in certs(G1) if c.region == "us-east-1"]
+    store = make_store(tmp_path, "pem", us_east)
+    assert verify_store(store, required_cas(g1_bundle, region="us-east-1"), at=NOW).passed
+    assert not verify_store(store, required_cas(g1_bundle), at=NOW).passed
+    only_rsa2048 = required_cas(g1_bundle, ["rds-ca-rsa2048-g1"], "us-east-1")
+    assert [c.alias for c in only_rsa2048] == [NEW_CA]
+
+
+def test_reference_without_the_required_generation_is_a_bundle_error() -> None:
+    with pytest.raises(BundleError, match="holds no CA certificate of rds-ca-rsa2048-g1"):
+        required_cas(read_bundle(OLD))
+    with pytest.raises(BundleError, match="for region mars-north-1"):
+        required_cas(read_bundle(G1), region="mars-north-1")
+
+
+def test_parse_time() -> None:
+    assert parse_time("2061-06-01") == datetime(2061, 6, 1, tzinfo=timezone.utc)
+    assert parse_time("2061-06-01T12:00:00Z").hour == 12
+    assert parse_time("2061-06-01T12:00:00+02:00").hour == 10
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["verify", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_pass_and_fail_exit_codes_and_json(tmp_path: Path) -> None:
+    good = make_store(tmp_path, "pem", certs(G1))
+    (tmp_path / "old").mkdir()
+    bad = make_store(tmp_path / "old", "pem", certs(OLD))
+    base = ["--bundle", str(G1), "--chain", str(CHAINS / "rsa2048-g1-us-east-1" / "chain.pem")]
+    code, out, err = run("--store", str(good), "--server-name", "localhost", *base)
+    assert code == 0, err
+    assert out.startswith("reference") and "PASS" in out and "1 of 1 store(s) pass" in err
+
+    code, out, err = run("-s", str(good), "-s", str(bad), *base, "--json")
+    assert code == 1, err
+    data = json.loads(out)
+    assert data["passed"] is False
+    assert [s["passed"] for s in data["stores"]] == [True, False]
+    assert data["stores"][1]["path"]["failure"] == "unknown-issuer"
+    assert data["hostname"] is None  # --chain without --server-name: verify-ca
+    assert "der" not in json.dumps(data)  # no raw bytes in JSON
+
+
+def test_cli_wrong_host_name_and_no_hostname(tmp_path: Path) -> None:
+    good = make_store(tmp_path, "pem", certs(G1))
+    base = ["-s", str(good), "--bundle", str(G1), "--chain"]
+    chain_file = str(CHAINS / "rsa2048-g1-us-east-1" / "chain.pem")
+    code, out, _ = run(*base, chain_file, "--server-name", "db.example.com")
+    assert code == 1 and "host name mismatch" in out
+    code, _, _ = run(*base, chain_file, "--server-name", "db.example.com", "--no-hostname")
+    assert code == 0
+
+
+def test_cli_at_after_expiry(tmp_path: Path) -> None:
+    good = make_store(tmp_path, "pem", certs(G1))
+    code, out, _ = run("-s", str(good), "--bundle", str(G1), "--at", "2061-06-01", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["at"] == "2061-06-01T00:00:00Z"
+    assert any(r.startswith("expired CA") for r in data["stores"][0]["reasons"])
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--bundle", "{missing}"], 3, "does not exist"),
+        (["--bundle", str(BUNDLES / "leaf-only.pem")], 3, "no CA certificate"),
+        (["--bundle", str(G1), "--chain", "{missing}"], 3, "does not exist"),
+        (["--bundle", str(G1), "--chain", str(G1)], 3, "server certificate first"),
+        (["--bundle", str(G1), "--require", "rds-ca-2019"], 3, "holds no CA certificate"),
+        (["--bundle", str(G1), "--require", "rds-ca-nope"], 2, "unknown generation"),
+        (["--bundle", str(G1), "--at", "soon"], 2, "not a time"),
+        (["--bundle", str(G1), "--chain", str(G1), "--host", "x"], 2, "either --chain or --host"),
+        (["--bundle", str(G1), "--jvm", "--java", "{missing}"], 7, "--jvm needs Java"),
+    ],
+)
+def test_cli_input_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    store = make_store(tmp_path, "pem", certs(G1))
+    args = [a.replace("{missing}", str(tmp_path / "missing")) for a in args]
+    got, out, err = run("-s", str(store), *args)
+    assert got == code, (out, err)
+    assert out == ""
+    assert message in err and err.startswith("rdstrust: error: ") and "Traceback" not in err
+
+
+def test_cli_store_errors(tmp_path: Path) -> None:
+    store = make_store(tmp_path, "pkcs12", certs(G1))
+    code, out, err = run("-s", str(tmp_path / "nope.jks"), "--bundle", str(G1))
+    assert code == 5 and out == "" and "does not exist" in err
+    code, out, err = run("-s", str(store), "--bundle", str(G1), "--storepass", "wrong")
+    assert code == 5 and out == ""
+    code, out, err = run("-s", str(store), "--bundle", str(G1), "--storepass", PASSWORD)
+    assert code == 0, err
