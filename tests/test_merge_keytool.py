@@ -85,6 +85,7 @@ class Made:
     jks_key: Path
     p12_key: Path
     p12_nopw: Path
+    jceks_secret: Path
     temurin_p12_key: Path | None
 
 
@@ -100,11 +101,15 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
         tool, *NO_PASSWORD, "-importcert", "-noprompt", "-alias", "rootca", "-file", ROOT,
         "-keystore", d / "nopw.p12", "-storetype", "pkcs12", "-storepass", PASSWORD,
     )  # fmt: skip
+    keytool(
+        tool, "-genseckey", "-alias", "aeskey", "-keyalg", "AES", "-keysize", "128",
+        "-keystore", d / "secret.jceks", "-storetype", "jceks", *pw,
+    )  # fmt: skip
     temurin = None
     if TEMURIN_25.exists():
         temurin = d / "key-temurin25.p12"
         keytool(str(TEMURIN_25), *gen, "-keystore", temurin, "-storetype", "pkcs12", *pw)
-    yield Made(d / "key.jks", d / "key.p12", d / "nopw.p12", temurin)
+    yield Made(d / "key.jks", d / "key.p12", d / "nopw.p12", d / "secret.jceks", temurin)
 
 
 def _copy(src: Path, tmp_path: Path) -> Path:
@@ -142,6 +147,17 @@ def test_keytool_keystore_keeps_its_private_key(
     # A second run is a no-op.
     again = merge_store(store, bundle, password=PASSWORD, pkcs12_profile=profile)
     assert not again.written and not again.added
+
+
+def test_jceks_secret_key_is_kept(made: Made, tmp_path: Path) -> None:
+    store = _copy(made.jceks_secret, tmp_path)
+    bundle = read_bundle(G1)
+    merge_store(store, bundle, password=PASSWORD)
+    listed = keytool_list(require_tool("keytool"), store)
+    assert ("aeskey", "SecretKeyEntry") in {(e.alias, e.kind) for e in listed}
+    assert {e.sha256 for e in listed if e.kind == "trustedCertEntry"} == {c.sha256 for c in bundle}
+    entries = read_store(store, PASSWORD).entries
+    assert entries[0].kind is EntryKind.SECRET_KEY and len(entries) == 1 + len(bundle)
 
 
 def test_password_less_pkcs12_stays_password_less(made: Made, tmp_path: Path) -> None:
