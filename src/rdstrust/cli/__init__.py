@@ -15,6 +15,7 @@ from rdstrust.cli.inspect import inspect
 from rdstrust.cli.merge import merge
 from rdstrust.cli.probe import probe
 from rdstrust.cli.split import split
+from rdstrust.cli.update import update
 from rdstrust.cli.verify import verify
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ def _root(
     """Keep Java and PEM trust stores ready for Amazon RDS / Aurora CA rotations."""
 
 
+app.command("update")(update)
 app.command("fetch")(fetch)
 app.command("split")(split)
 app.command("verify")(verify)

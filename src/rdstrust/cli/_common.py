@@ -63,3 +63,44 @@ def exit_on_error() -> Iterator[None]:
     except KeyboardInterrupt:
         err("rdstrust: interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+StorePassOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storepass",
+        help=(
+            "Store password on the command line (keytool habit). Other users of the machine can "
+            "see it in the process list: prefer --storepass-env, --storepass-file or "
+            "RDSTRUST_STOREPASS."
+        ),
+        show_default=False,
+    ),
+]
+StorePassEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--storepass-env",
+        metavar="VAR",
+        help="Read the store password from this environment variable.",
+        show_default=False,
+    ),
+]
+StorePassFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--storepass-file",
+        metavar="FILE",
+        help="Read the store password from the first line of this file.",
+        show_default=False,
+    ),
+]
+StoresOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--store",
+        "-s",
+        help="Trust store (JKS, PKCS12 or PEM, detected from its bytes); repeat for several.",
+        show_default=False,
+    ),
+]
