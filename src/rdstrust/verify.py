@@ -293,6 +293,9 @@ def verify_store(
 ) -> VerifyReport:
     """Read the store at ``path`` and judge it; with ``java`` (a path), ask the JVM too.
 
+    ``at`` (default now) is the instant validity is judged at; the JVM is given it only when set
+    (through ``PKIXBuilderParameters.setDate``), otherwise it uses its default trust manager.
+
     Raises :class:`rdstrust.errors.StoreError` when the store cannot be read and
     :class:`rdstrust.errors.ToolMissingError` when the JVM cannot run.
     """
@@ -326,8 +329,8 @@ def verify_stores(
 ) -> VerifyResult:
     """Verify every store against the required CAs of ``bundle``; see :func:`verify_store`.
 
-    Every store is read before any verdict is produced, so an unreadable store fails the whole
-    run with its error (exit code 5) rather than a partial report.
+    An unreadable store fails the whole run with its error (exit code 5) rather than giving a
+    partial report.
     """
     when = at or utcnow()
     required = required_cas(bundle, generations, region)
@@ -338,7 +341,9 @@ def verify_stores(
             password=password,
             chain=chain,
             hostname=hostname,
-            at=when,
+            # ``at`` as given, not ``when``: without --at the JVM runs its default
+            # TrustManagerFactory on its own clock, exactly as an application would.
+            at=at,
             warn_days=warn_days,
             java=java,
         )
