@@ -18,6 +18,7 @@ def probe(
     target: Annotated[
         str,
         typer.Argument(
+            metavar="HOST[:PORT]",
             help="HOST[:PORT] of the PostgreSQL endpoint ([v6-address]:PORT; default port 5432).",
             show_default=False,
         ),
@@ -32,12 +33,16 @@ def probe(
         ),
     ] = StartTLS.POSTGRES,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for the connection and each step.")
+        float,
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="Seconds to wait for the connection and each step."
+        ),
     ] = DEFAULT_TIMEOUT,
     server_name: Annotated[
         str | None,
         typer.Option(
             "--server-name",
+            metavar="NAME",
             help="Name to send as SNI (default: the host, unless it is an IP address).",
             show_default=False,
         ),
@@ -46,6 +51,7 @@ def probe(
         Path | None,
         typer.Option(
             "--save-chain",
+            metavar="FILE",
             help="Write the chain the server sent (PEM, leaf first) to this file for "
             "'verify --chain'.",
             show_default=False,

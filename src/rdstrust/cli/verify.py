@@ -32,6 +32,7 @@ def verify(
         typer.Option(
             "--store",
             "-s",
+            metavar="STORE",
             help="Trust store to check (JKS, PKCS12 or PEM, detected from its bytes); repeat "
             "for several.",
             show_default=False,
@@ -41,6 +42,7 @@ def verify(
         Path | None,
         typer.Option(
             "--bundle",
+            metavar="FILE",
             help="Reference bundle (default: the one the last 'rdstrust fetch' cached, else the "
             "official global bundle, downloaded).",
             envvar="RDSTRUST_BUNDLE",
@@ -51,6 +53,7 @@ def verify(
         list[str] | None,
         typer.Option(
             "--require",
+            metavar="GENERATIONS",
             help=f"CA generations every store must trust (repeat or comma-separate; default "
             f"{_G1_NAMES}).",
             show_default=False,
@@ -60,6 +63,7 @@ def verify(
         str | None,
         typer.Option(
             "--region",
+            metavar="REGION",
             help="Only require the CAs of this region (e.g. us-east-1).",
             show_default=False,
         ),
@@ -68,6 +72,7 @@ def verify(
         Path | None,
         typer.Option(
             "--chain",
+            metavar="FILE",
             help="Server chain to validate, PEM or DER, leaf first (as 'probe --save-chain' "
             "writes it).",
             show_default=False,
@@ -76,10 +81,15 @@ def verify(
     host: Annotated[
         str | None,
         typer.Option(
-            "--host", help="Validate the chain this PostgreSQL server sends.", show_default=False
+            "--host",
+            metavar="HOST",
+            help="Validate the chain this PostgreSQL server sends.",
+            show_default=False,
         ),
     ] = None,
-    port: Annotated[int, typer.Option("--port", help="Port of --host.")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="Port of --host.")
+    ] = DEFAULT_PORT,
     starttls: Annotated[
         StartTLS,
         typer.Option(
@@ -89,12 +99,13 @@ def verify(
         ),
     ] = StartTLS.POSTGRES,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for --host.")
+        float, typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait for --host.")
     ] = DEFAULT_TIMEOUT,
     server_name: Annotated[
         str | None,
         typer.Option(
             "--server-name",
+            metavar="NAME",
             help="Host name the server certificate must be valid for (default: --host; with "
             "--chain and no --server-name the name is not checked).",
             show_default=False,
@@ -111,12 +122,16 @@ def verify(
         str | None,
         typer.Option(
             "--at",
+            metavar="TIMESTAMP",
             help="Evaluate validity at this time (ISO 8601, UTC by default) instead of now.",
             show_default=False,
         ),
     ] = None,
     warn_days: Annotated[
-        int, typer.Option("--warn-days", help="Warn about RDS CAs expiring within this many days.")
+        int,
+        typer.Option(
+            "--warn-days", metavar="DAYS", help="Warn about RDS CAs expiring within this many days."
+        ),
     ] = DEFAULT_WARN_DAYS,
     jvm: Annotated[
         bool,
@@ -129,6 +144,7 @@ def verify(
         str | None,
         typer.Option(
             "--java",
+            metavar="PATH",
             help="java binary or JDK directory for --jvm (default: $JAVA_HOME/bin/java, then "
             "PATH).",
             envvar="RDSTRUST_JAVA",
@@ -139,6 +155,7 @@ def verify(
         str | None,
         typer.Option(
             "--storepass",
+            metavar="PASSWORD",
             help="Store password on the command line (visible in the process list: prefer "
             f"--storepass-env, --storepass-file or {ENV_VAR}).",
             show_default=False,
