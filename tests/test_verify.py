@@ -340,7 +340,7 @@ def test_cli_at_after_expiry(tmp_path: Path) -> None:
         (["--bundle", str(G1), "--chain", "{missing}"], 3, "does not exist"),
         (["--bundle", str(G1), "--chain", str(G1)], 3, "server certificate first"),
         (["--bundle", str(G1), "--require", "rds-ca-2019"], 3, "holds no CA certificate"),
-        (["--bundle", str(G1), "--require", "rds-ca-nope"], 2, "unknown generation"),
+        (["--bundle", str(G1), "--require", "rds-ca-nope"], 2, "Unknown CA generation"),
         (["--bundle", str(G1), "--at", "soon"], 2, "not a time"),
         (["--bundle", str(G1), "--chain", str(G1), "--host", "x"], 2, "either --chain or --host"),
         (["--bundle", str(G1), "--jvm", "--java", "{missing}"], 7, "--jvm needs Java"),

@@ -10,7 +10,9 @@ The public API for build scripts::
 """
 
 from rdstrust.bundle import Bundle, parse_bundle, read_bundle
+from rdstrust.cache import last_cached_bundle
 from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation
+from rdstrust.clients import ClientSettings, client_settings
 from rdstrust.errors import (
     BundleError,
     ExitCode,
@@ -22,7 +24,23 @@ from rdstrust.errors import (
     UsageError,
     WrongPasswordError,
 )
+from rdstrust.fetch import (
+    BundleFormat,
+    FetchResult,
+    Partition,
+    bundle_url,
+    fetch_bundle,
+    save_bundle,
+)
+from rdstrust.jvm import JavaVerdict, java_trust_check
+from rdstrust.listing import StoreListing, list_store
+from rdstrust.merge import MergePlan, MergeResult, merge_store, plan_merge
+from rdstrust.pathcheck import Chain, PathResult, check_path, read_chain
+from rdstrust.probe import ProbeResult, StartTLS, probe
 from rdstrust.split import SplitResult, split_bundle
+from rdstrust.stores import EntryKind, StoreContents, StoreEntry, StoreType, detect_type, read_store
+from rdstrust.update import UpdateResult, UpdateStatus, update_stores
+from rdstrust.verify import VerifyReport, VerifyResult, required_cas, verify_store, verify_stores
 
 __version__ = "0.1.0"
 
@@ -30,19 +48,57 @@ __all__ = [
     "G1_GENERATIONS",
     "Bundle",
     "BundleError",
+    "BundleFormat",
     "CertInfo",
+    "Chain",
+    "ClientSettings",
+    "EntryKind",
     "ExitCode",
     "FetchError",
+    "FetchResult",
     "Generation",
+    "JavaVerdict",
+    "MergePlan",
+    "MergeResult",
+    "Partition",
+    "PathResult",
     "ProbeError",
+    "ProbeResult",
     "RdsTrustError",
     "SplitResult",
+    "StartTLS",
+    "StoreContents",
+    "StoreEntry",
     "StoreError",
+    "StoreListing",
+    "StoreType",
     "ToolMissingError",
+    "UpdateResult",
+    "UpdateStatus",
     "UsageError",
+    "VerifyReport",
+    "VerifyResult",
     "WrongPasswordError",
     "__version__",
+    "bundle_url",
+    "check_path",
+    "client_settings",
+    "detect_type",
+    "fetch_bundle",
+    "java_trust_check",
+    "last_cached_bundle",
+    "list_store",
+    "merge_store",
     "parse_bundle",
+    "plan_merge",
+    "probe",
     "read_bundle",
+    "read_chain",
+    "read_store",
+    "required_cas",
+    "save_bundle",
     "split_bundle",
+    "update_stores",
+    "verify_store",
+    "verify_stores",
 ]

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rdstrust.errors import ExitCode, RdsTrustError
+from rdstrust.certs import G1_GENERATIONS, Generation
+from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
 from rdstrust.output import dumps
 
 JsonOption = Annotated[
@@ -104,3 +105,56 @@ StoresOption = Annotated[
         show_default=False,
     ),
 ]
+RequireOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--require",
+        help="CA generations every store must trust (repeat or comma-separate; default "
+        + ",".join(g.value for g in G1_GENERATIONS)
+        + ").",
+        show_default=False,
+    ),
+]
+JavaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--java",
+        metavar="PATH",
+        help="java binary or JDK directory for --jvm (default: $JAVA_HOME/bin/java, then PATH).",
+        envvar="RDSTRUST_JAVA",
+        show_default=False,
+    ),
+]
+
+
+def parse_generations(values: list[str] | None) -> tuple[Generation, ...]:
+    """``--require`` values (repeated or comma-separated) as generations; G1 by default."""
+    if not values:
+        return G1_GENERATIONS
+    names = [n.strip().lower() for v in values for n in v.split(",") if n.strip()]
+    known = [g.value for g in Generation if g is not Generation.UNKNOWN]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(
+            f"Unknown CA generation {unknown[0]!r} in --require; use one of {', '.join(known)}."
+        )
+    return tuple(dict.fromkeys(Generation(n) for n in names))
+
+
+def java_for(jvm: bool, java: str | None) -> str | None:
+    """The java binary to run when ``--jvm`` was asked for (``None`` otherwise).
+
+    Raises :class:`ToolMissingError` (exit 7) when none is found: asking the JVM was explicit,
+    so silently skipping its verdict would be wrong.
+    """
+    if not jvm:
+        return None
+    from rdstrust.jvm import find_java
+
+    path = find_java(java)
+    if path is None:
+        raise ToolMissingError(
+            f"--jvm needs Java 11 or later, but {java or 'java'} was not found; install "
+            "a JDK or point --java / JAVA_HOME at one."
+        )
+    return path

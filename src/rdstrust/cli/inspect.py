@@ -7,8 +7,15 @@ from typing import Annotated
 
 import typer
 
-from rdstrust.cli._common import JsonOption, emit, err, exit_on_error
-from rdstrust.cli.merge import StorePassEnvOption, StorePassFileOption, StorePassOption
+from rdstrust.cli._common import (
+    JsonOption,
+    StorePassEnvOption,
+    StorePassFileOption,
+    StorePassOption,
+    emit,
+    err,
+    exit_on_error,
+)
 from rdstrust.listing import SOON_DAYS, StoreListing, list_store
 from rdstrust.merge import store_needs_password
 from rdstrust.passwords import PasswordSource

@@ -9,10 +9,19 @@ from typing import Annotated
 import typer
 
 from rdstrust.bundle import read_bundle
-from rdstrust.cli._common import AllowForeignOption, JsonOption, emit, err, exit_on_error
+from rdstrust.cli._common import (
+    AllowForeignOption,
+    JsonOption,
+    StorePassEnvOption,
+    StorePassFileOption,
+    StorePassOption,
+    emit,
+    err,
+    exit_on_error,
+)
 from rdstrust.errors import RdsTrustError
 from rdstrust.merge import MergeResult, MergeRun, StoreFailure, merge_store, store_needs_password
-from rdstrust.passwords import ENV_VAR, PasswordSource
+from rdstrust.passwords import PasswordSource
 from rdstrust.stores import StoreType
 
 
@@ -21,37 +30,6 @@ class Pkcs12Profile(str, Enum):
 
     MODERN = "modern"
     LEGACY = "legacy"
-
-
-StorePassOption = Annotated[
-    str | None,
-    typer.Option(
-        "--storepass",
-        help=(
-            "Store password on the command line (keytool habit). Other users of the machine can "
-            f"see it in the process list: prefer --storepass-env, --storepass-file or {ENV_VAR}."
-        ),
-        show_default=False,
-    ),
-]
-StorePassEnvOption = Annotated[
-    str | None,
-    typer.Option(
-        "--storepass-env",
-        metavar="VAR",
-        help="Read the store password from this environment variable.",
-        show_default=False,
-    ),
-]
-StorePassFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--storepass-file",
-        metavar="FILE",
-        help="Read the store password from the first line of this file.",
-        show_default=False,
-    ),
-]
 
 
 def merge(

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from rdstrust.certs import G1_GENERATIONS, Generation
+from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
     AllowForeignOption,
+    JavaOption,
     JsonOption,
+    RequireOption,
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
@@ -18,6 +20,8 @@ from rdstrust.cli._common import (
     emit,
     err,
     exit_on_error,
+    java_for,
+    parse_generations,
 )
 from rdstrust.cli.fetch import (
     CaBundleOption,
@@ -34,9 +38,8 @@ from rdstrust.cli.fetch import (
     fetch_from_options,
 )
 from rdstrust.cli.merge import Pkcs12Profile
-from rdstrust.errors import ToolMissingError, UsageError
+from rdstrust.errors import UsageError
 from rdstrust.fetch import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BundleFormat, Partition
-from rdstrust.jvm import find_java
 from rdstrust.merge import store_needs_password
 from rdstrust.passwords import PasswordSource
 from rdstrust.pathcheck import read_chain
@@ -68,15 +71,7 @@ def update(
     retries: RetriesOption = DEFAULT_RETRIES,
     ca_bundle: CaBundleOption = None,
     allow_foreign: AllowForeignOption = False,
-    require: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--require",
-            help=f"CA generations every store must trust (repeat or comma-separate; default "
-            f"{_G1_NAMES}).",
-            show_default=False,
-        ),
-    ] = None,
+    require: RequireOption = None,
     store_type: Annotated[
         StoreType | None,
         typer.Option(
@@ -126,15 +121,7 @@ def update(
         bool,
         typer.Option("--jvm", help="Also ask the JVM for its verdict on --chain."),
     ] = False,
-    java: Annotated[
-        str | None,
-        typer.Option(
-            "--java",
-            help="java binary or JDK directory for --jvm.",
-            envvar="RDSTRUST_JAVA",
-            show_default=False,
-        ),
-    ] = None,
+    java: JavaOption = None,
     warn_days: Annotated[
         int, typer.Option("--warn-days", help="Warn about RDS CAs expiring within this many days.")
     ] = DEFAULT_WARN_DAYS,
@@ -151,16 +138,9 @@ def update(
             raise UsageError("--jvm needs --chain: the JVM is asked whether it trusts a chain.")
         passwords = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
         passwords.resolve()  # report a bad password option before any download
-        java_path = None
-        if jvm:
-            java_path = find_java(java)
-            if java_path is None:
-                raise ToolMissingError(
-                    f"--jvm needs Java 11 or later, but {java or 'java'} was not found; install "
-                    "a JDK or point --java / JAVA_HOME at one."
-                )
+        java_path = java_for(jvm, java)
         chain = read_chain(chain_file) if chain_file is not None else None
-        generations = _generations(require)
+        generations = parse_generations(require)
         fetched = fetch_from_options(
             region=region,
             partition=partition,
@@ -202,19 +182,6 @@ def update(
 
 
 _READY = (UpdateStatus.UPDATED, UpdateStatus.UP_TO_DATE)
-
-
-def _generations(values: list[str] | None) -> tuple[Generation, ...]:
-    if not values:
-        return G1_GENERATIONS
-    names = [v.strip() for value in values for v in value.split(",") if v.strip()]
-    known = {g.value: g for g in Generation if g is not Generation.UNKNOWN}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(
-            f"Unknown CA generation {unknown[0]!r}; choose from {', '.join(sorted(known))}."
-        )
-    return tuple(known[n] for n in names)
 
 
 def render_update(result: UpdateResult) -> str:

@@ -7,11 +7,22 @@ from typing import Annotated
 
 import typer
 
-from rdstrust.certs import G1_GENERATIONS, Generation
-from rdstrust.cli._common import JsonOption, emit, err, exit_on_error
-from rdstrust.errors import ExitCode, ToolMissingError, UsageError
-from rdstrust.jvm import find_java
-from rdstrust.passwords import ENV_VAR, PasswordSource
+from rdstrust.certs import G1_GENERATIONS
+from rdstrust.cli._common import (
+    JavaOption,
+    JsonOption,
+    RequireOption,
+    StorePassEnvOption,
+    StorePassFileOption,
+    StorePassOption,
+    emit,
+    err,
+    exit_on_error,
+    java_for,
+    parse_generations,
+)
+from rdstrust.errors import ExitCode, UsageError
+from rdstrust.passwords import PasswordSource
 from rdstrust.pathcheck import Chain, read_chain
 from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, probe
 from rdstrust.verify import (
@@ -49,16 +60,7 @@ def verify(
             show_default=False,
         ),
     ] = None,
-    require: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--require",
-            metavar="GENERATIONS",
-            help=f"CA generations every store must trust (repeat or comma-separate; default "
-            f"{_G1_NAMES}).",
-            show_default=False,
-        ),
-    ] = None,
+    require: RequireOption = None,
     region: Annotated[
         str | None,
         typer.Option(
@@ -140,45 +142,10 @@ def verify(
             help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
         ),
     ] = False,
-    java: Annotated[
-        str | None,
-        typer.Option(
-            "--java",
-            metavar="PATH",
-            help="java binary or JDK directory for --jvm (default: $JAVA_HOME/bin/java, then "
-            "PATH).",
-            envvar="RDSTRUST_JAVA",
-            show_default=False,
-        ),
-    ] = None,
-    storepass: Annotated[
-        str | None,
-        typer.Option(
-            "--storepass",
-            metavar="PASSWORD",
-            help="Store password on the command line (visible in the process list: prefer "
-            f"--storepass-env, --storepass-file or {ENV_VAR}).",
-            show_default=False,
-        ),
-    ] = None,
-    storepass_env: Annotated[
-        str | None,
-        typer.Option(
-            "--storepass-env",
-            metavar="VAR",
-            help="Read the store password from this environment variable.",
-            show_default=False,
-        ),
-    ] = None,
-    storepass_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--storepass-file",
-            metavar="FILE",
-            help="Read the store password from the first line of this file.",
-            show_default=False,
-        ),
-    ] = None,
+    java: JavaOption = None,
+    storepass: StorePassOption = None,
+    storepass_env: StorePassEnvOption = None,
+    storepass_file: StorePassFileOption = None,
     json: JsonOption = False,
 ) -> None:
     """Check that trust stores hold the required RDS CAs and trust a server's chain.
@@ -190,18 +157,11 @@ def verify(
         if chain_file is not None and host is not None:
             raise UsageError("Give either --chain or --host, not both.")
         when = parse_time(at) if at is not None else None
-        generations = _generations(require)
+        generations = parse_generations(require)
         password = PasswordSource(
             literal=storepass, env_var=storepass_env, file=storepass_file
         ).resolve()
-        java_path = None
-        if jvm:
-            java_path = find_java(java)
-            if java_path is None:
-                raise ToolMissingError(
-                    f"--jvm needs Java 11 or later, but {java or 'java'} was not found; install "
-                    "a JDK or point --java / JAVA_HOME at one."
-                )
+        java_path = java_for(jvm, java)
         reference = reference_bundle(bundle)
         chain: Chain | None = None
         if chain_file is not None:
@@ -226,19 +186,6 @@ def verify(
     err(f"{passed} of {len(result.stores)} store(s) pass.")
     if not result.passed:
         raise typer.Exit(int(ExitCode.NOT_TRUSTED))
-
-
-def _generations(values: list[str] | None) -> tuple[Generation, ...]:
-    if not values:
-        return G1_GENERATIONS
-    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
-    known = ", ".join(g.value for g in Generation if g is not Generation.UNKNOWN)
-    try:
-        return tuple(dict.fromkeys(Generation(n.lower()) for n in names))
-    except ValueError:
-        raise UsageError(
-            f"--require {','.join(names)}: unknown generation; use one of {known}."
-        ) from None
 
 
 def _mark(ok: bool | None) -> str:
