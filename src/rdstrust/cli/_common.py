@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ import typer
 from rdstrust.certs import G1_GENERATIONS, Generation
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
 from rdstrust.output import dumps
+from rdstrust.stores import StoreType
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON on stdout (for pipelines).")
@@ -158,3 +160,42 @@ def java_for(jvm: bool, java: str | None) -> str | None:
             "a JDK or point --java / JAVA_HOME at one."
         )
     return path
+
+
+class Pkcs12Profile(str, Enum):
+    """How rdstrust encrypts what it writes into a PKCS12 store."""
+
+    MODERN = "modern"
+    LEGACY = "legacy"
+
+
+# Merge options shared by ``merge`` and ``update``.
+StoreTypeOption = Annotated[
+    StoreType | None,
+    typer.Option(
+        "--store-type",
+        help="Type of a store to create (default: from its extension .jks/.p12/.pem).",
+        show_default=False,
+    ),
+]
+PruneExpiredOption = Annotated[
+    bool,
+    typer.Option(
+        "--prune-expired",
+        help="Remove expired Amazon RDS CA certificates (nothing else is ever removed).",
+    ),
+]
+Pkcs12ProfileOption = Annotated[
+    Pkcs12Profile | None,
+    typer.Option(
+        "--pkcs12-profile",
+        help=(
+            "PKCS12 encryption: modern (AES-256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC; "
+            "for Java 8 before 8u301). Default: keep the store's, modern for a new store."
+        ),
+        show_default=False,
+    ),
+]
+NoBackupOption = Annotated[
+    bool, typer.Option("--no-backup", help="Do not keep the previous file as <store>.bak.")
+]

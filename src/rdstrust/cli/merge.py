@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,9 +11,13 @@ from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
     AllowForeignOption,
     JsonOption,
+    NoBackupOption,
+    Pkcs12ProfileOption,
+    PruneExpiredOption,
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
+    StoreTypeOption,
     emit,
     err,
     exit_on_error,
@@ -22,14 +25,6 @@ from rdstrust.cli._common import (
 from rdstrust.errors import RdsTrustError
 from rdstrust.merge import MergeResult, MergeRun, StoreFailure, merge_store, store_needs_password
 from rdstrust.passwords import PasswordSource
-from rdstrust.stores import StoreType
-
-
-class Pkcs12Profile(str, Enum):
-    """How rdstrust encrypts what it writes into a PKCS12 store."""
-
-    MODERN = "modern"
-    LEGACY = "legacy"
 
 
 def merge(
@@ -48,38 +43,13 @@ def merge(
             show_default=False,
         ),
     ],
-    store_type: Annotated[
-        StoreType | None,
-        typer.Option(
-            "--store-type",
-            help="Type of a store to create (default: from its extension .jks/.p12/.pem).",
-            show_default=False,
-        ),
-    ] = None,
+    store_type: StoreTypeOption = None,
     storepass: StorePassOption = None,
     storepass_env: StorePassEnvOption = None,
     storepass_file: StorePassFileOption = None,
-    prune_expired: Annotated[
-        bool,
-        typer.Option(
-            "--prune-expired",
-            help="Remove expired Amazon RDS CA certificates (nothing else is ever removed).",
-        ),
-    ] = False,
-    pkcs12_profile: Annotated[
-        Pkcs12Profile | None,
-        typer.Option(
-            "--pkcs12-profile",
-            help=(
-                "PKCS12 encryption: modern (AES-256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC; "
-                "for Java 8 before 8u301). Default: keep the store's, modern for a new store."
-            ),
-            show_default=False,
-        ),
-    ] = None,
-    no_backup: Annotated[
-        bool, typer.Option("--no-backup", help="Do not keep the previous file as <store>.bak.")
-    ] = False,
+    prune_expired: PruneExpiredOption = False,
+    pkcs12_profile: Pkcs12ProfileOption = None,
+    no_backup: NoBackupOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan per store; write nothing.")
     ] = False,

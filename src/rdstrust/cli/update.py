@@ -12,11 +12,15 @@ from rdstrust.cli._common import (
     AllowForeignOption,
     JavaOption,
     JsonOption,
+    NoBackupOption,
+    Pkcs12ProfileOption,
+    PruneExpiredOption,
     RequireOption,
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
     StoresOption,
+    StoreTypeOption,
     emit,
     err,
     exit_on_error,
@@ -37,13 +41,11 @@ from rdstrust.cli.fetch import (
     UrlOption,
     fetch_from_options,
 )
-from rdstrust.cli.merge import Pkcs12Profile
 from rdstrust.errors import UsageError
 from rdstrust.fetch import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BundleFormat, Partition
 from rdstrust.merge import store_needs_password
 from rdstrust.passwords import PasswordSource
 from rdstrust.pathcheck import read_chain
-from rdstrust.stores import StoreType
 from rdstrust.update import StoreUpdate, UpdateResult, UpdateStatus, update_stores
 from rdstrust.verify import DEFAULT_WARN_DAYS
 
@@ -72,35 +74,13 @@ def update(
     ca_bundle: CaBundleOption = None,
     allow_foreign: AllowForeignOption = False,
     require: RequireOption = None,
-    store_type: Annotated[
-        StoreType | None,
-        typer.Option(
-            "--store-type",
-            help="Type of a store to create (default: from its extension .jks/.p12/.pem).",
-            show_default=False,
-        ),
-    ] = None,
+    store_type: StoreTypeOption = None,
     storepass: StorePassOption = None,
     storepass_env: StorePassEnvOption = None,
     storepass_file: StorePassFileOption = None,
-    prune_expired: Annotated[
-        bool,
-        typer.Option(
-            "--prune-expired",
-            help="Remove expired Amazon RDS CA certificates (nothing else is ever removed).",
-        ),
-    ] = False,
-    pkcs12_profile: Annotated[
-        Pkcs12Profile | None,
-        typer.Option(
-            "--pkcs12-profile",
-            help="PKCS12 encryption: modern (AES-256) or legacy (3DES, for Java 8 < 8u301).",
-            show_default=False,
-        ),
-    ] = None,
-    no_backup: Annotated[
-        bool, typer.Option("--no-backup", help="Do not keep the previous file as <store>.bak.")
-    ] = False,
+    prune_expired: PruneExpiredOption = False,
+    pkcs12_profile: Pkcs12ProfileOption = None,
+    no_backup: NoBackupOption = False,
     chain_file: Annotated[
         Path | None,
         typer.Option(
