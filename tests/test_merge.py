@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, missing
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -162,7 +162,7 @@ def read_only_dir(path: Path) -> Iterator[None]:
     if os.geteuid() == 0:
         chattr = shutil.which("chattr")
         if chattr is None or subprocess.run([chattr, "+i", str(path)], check=False).returncode:
-            pytest.skip("cannot make a directory read-only as root here")
+            missing("chattr +i (to make a directory read-only for root)")
         try:
             yield
         finally:

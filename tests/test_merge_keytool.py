@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool, shared_bundle
+from conftest import FIXTURES, missing, require_tool, shared_bundle
 
 from rdstrust.bundle import read_bundle
 from rdstrust.merge import merge_store
@@ -228,7 +228,7 @@ def test_legacy_profile_uses_3des_and_sha1_mac(tmp_path: Path) -> None:
 def test_real_bundle_into_a_copy_of_the_jdk_cacerts(tmp_path: Path) -> None:
     cacerts = Path("/etc/ssl/certs/java/cacerts")
     if not cacerts.exists():
-        pytest.skip("no Debian JDK cacerts on this machine")
+        missing("the Debian JDK cacerts (/etc/ssl/certs/java/cacerts)")
     store = _copy(cacerts, tmp_path)
     tool = require_tool("keytool")
     original = keytool_list(tool, store)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
+from conftest import FIXTURES, missing, require_tool
 from pgserver import PgServer, free_port, pg_server  # noqa: F401  (session fixture)
 from test_verify import G1, NEW_CA, OLD, PASSWORD, certs, make_store
 from tls_server import HTTPSServer
@@ -286,7 +286,10 @@ def _connect_psycopg(module: str, dsn: str) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("module", ["psycopg", "psycopg2"])
 def test_psycopg_with_a_pem_store(pg: PgServer, module: str, tmp_path: Path) -> None:
-    pytest.importorskip(module)
+    try:
+        __import__(module)
+    except ImportError:
+        missing(f"the Python module {module}")
     store = make_store(tmp_path, "pem", certs(G1))
     ok = pg.dsn(host="localhost", hostaddr=pg.host, sslmode="verify-full", sslrootcert=str(store))
     _connect_psycopg(module, ok)
@@ -330,7 +333,7 @@ PGJDBC = Path("/usr/share/java/postgresql.jar")
 @pytest.mark.parametrize("kind", ["jks", "pkcs12"])
 def test_pgjdbc_with_a_java_store(pg: PgServer, tmp_path: Path, kind: str) -> None:
     if not PGJDBC.exists():
-        pytest.skip("pgjdbc (libpostgresql-jdbc-java) not installed")
+        missing("pgjdbc (Debian package libpostgresql-jdbc-java)")
     java = require_tool("java")
     program = tmp_path / "PgConnect.java"
     program.write_text(PG_CONNECT)

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool, shared_bundle
+from conftest import FIXTURES, missing, require_tool, shared_bundle
 from typer.testing import CliRunner
 
 from rdstrust.cli import app
@@ -184,7 +184,7 @@ def test_chain_and_jvm_agree_after_update(tmp_path: Path) -> None:
 def test_real_bundle_into_jdk_cacerts_copy(tmp_path: Path) -> None:
     cacerts = Path("/etc/ssl/certs/java/cacerts")
     if not cacerts.exists():
-        pytest.skip("no Debian JDK cacerts on this machine")
+        missing("the Debian JDK cacerts (/etc/ssl/certs/java/cacerts)")
     store = tmp_path / "cacerts"
     shutil.copyfile(cacerts, store)
     original = keytool_trusted(store)
