@@ -63,14 +63,9 @@ def client_settings(
     ]
     if password_required:
         options.append(f"-Djavax.net.ssl.trustStorePassword={password}")
-    notes = [
+    notes = (
         f"pgjdbc ignores these properties unless the URL sets sslfactory={PGJDBC_JAVA_FACTORY}.",
-    ]
-    if store_type is StoreType.PKCS12 and password_required:
-        notes.append(
-            "Java loads an encrypted PKCS12 truststore without its password as an empty store: "
-            "always pass trustStorePassword."
-        )
+    )
     return ClientSettings(
         store=path,
         type=store_type,
@@ -79,5 +74,5 @@ def client_settings(
             f"jdbc:postgresql://HOST:5432/DB?sslmode=verify-full&sslfactory={PGJDBC_JAVA_FACTORY}"
         ),
         libpq=(),
-        notes=tuple(notes),
+        notes=notes,
     )

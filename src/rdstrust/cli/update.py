@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -44,7 +45,7 @@ from rdstrust.cli.fetch import (
 from rdstrust.errors import UsageError
 from rdstrust.fetch import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BundleFormat, Partition
 from rdstrust.merge import store_needs_password
-from rdstrust.passwords import PasswordSource
+from rdstrust.passwords import ENV_VAR, PasswordSource
 from rdstrust.pathcheck import read_chain
 from rdstrust.update import StoreUpdate, UpdateResult, UpdateStatus, update_stores
 from rdstrust.verify import DEFAULT_WARN_DAYS
@@ -152,7 +153,7 @@ def update(
             hostname=server_name,
             java=java_path,
             warn_days=warn_days,
-            password_env=storepass_env,
+            password_env=storepass_env or _default_env(passwords),
         )
     emit(result, json=json, human=render_update(result))
     ready = sum(1 for s in result.stores if s.status in _READY)
@@ -162,6 +163,12 @@ def update(
 
 
 _READY = (UpdateStatus.UPDATED, UpdateStatus.UP_TO_DATE)
+
+
+def _default_env(passwords: PasswordSource) -> str | None:
+    # With no password option, the password came from RDSTRUST_STOREPASS (if set): name it in
+    # the printed settings instead of a placeholder.
+    return ENV_VAR if passwords == PasswordSource() and ENV_VAR in os.environ else None
 
 
 def render_update(result: UpdateResult) -> str:
