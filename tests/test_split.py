@@ -101,3 +101,44 @@ def test_split_unwritable_out_dir(tmp_path: Path) -> None:
     blocker.write_text("x")
     code, _, stderr = split(str(FIXTURES / "bundles" / "g1.pem"), "-d", str(blocker / "sub"))
     assert code == 5 and "Cannot create output directory" in stderr
+
+
+def test_split_of_a_newer_bundle_removes_what_the_old_one_wrote(tmp_path: Path) -> None:
+    assert split(str(FIXTURES / "bundles" / "mixed.pem"), "-d", str(tmp_path))[0] == 0
+    (tmp_path / "notes.txt").write_text("mine")
+    edited = tmp_path / "rds-ca-2019-root.pem"
+    edited.write_text(edited.read_text() + "# edited by hand\n")
+    code, stdout, stderr = split(
+        str(FIXTURES / "bundles" / "g1.pem"), "-d", str(tmp_path), "--json"
+    )
+    assert code == 0, stderr
+    removed = set(json.loads(stdout)["removed"])
+    assert removed == {
+        "rds-ca-2019-us-east-1.pem",
+        "rds-ca-2019-eu-west-1.pem",
+        "rds-ca-2019-ap-southeast-2.pem",
+    }
+    # Files rdstrust did not write, or that were changed since, stay.
+    assert (tmp_path / "notes.txt").exists() and edited.exists()
+    assert len(list(tmp_path.glob("rds-ca-*-g1-*.pem"))) == 9
+
+
+def test_split_checks_every_target_before_writing(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").mkdir()
+    code, _, stderr = split(str(FIXTURES / "bundles" / "g1.pem"), "-d", str(tmp_path))
+    assert code == 5
+    assert "manifest.json: it is not a regular file; nothing was written" in stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo"])
+def test_split_refuses_devices_and_fifos(tmp_path: Path, special: str) -> None:
+    import os
+
+    if special == "fifo":
+        special = str(tmp_path / "fifo")
+        os.mkfifo(special)
+    code, _, stderr = split(special, "-d", str(tmp_path / "out"))
+    assert code == 3
+    assert "not a regular file" in stderr
+    assert not (tmp_path / "out").exists()

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from rdstrust.certs import CertInfo, Generation, describe, sha256_hex
 from rdstrust.errors import BundleError
+from rdstrust.files import read_input
 
 #: Refuse inputs larger than this: the global bundle is about 170 KB.
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
@@ -82,26 +83,13 @@ class Bundle:
 def read_bundle(path: str | Path, *, allow_foreign: bool = False) -> Bundle:
     """Read and validate the bundle at ``path``; see :func:`parse_bundle`."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BUNDLE_BYTES:
-            raise BundleError(
-                f"{p} is {size} bytes, far larger than any RDS CA bundle "
-                f"(limit {MAX_BUNDLE_BYTES}); check that you picked the right file.",
-                source=str(p),
-            )
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise BundleError(
-            f"Bundle file {p} does not exist; download it with 'rdstrust fetch' or give its path.",
-            source=str(p),
-        ) from None
-    except IsADirectoryError:
-        raise BundleError(f"{p} is a directory, not a bundle file.", source=str(p)) from None
-    except PermissionError:
-        raise BundleError(f"Cannot read {p}: permission denied.", source=str(p)) from None
-    except OSError as exc:
-        raise BundleError(f"Cannot read {p}: {exc.strerror or exc}.", source=str(p)) from None
+    data = read_input(
+        p,
+        limit=MAX_BUNDLE_BYTES,
+        what="Bundle file",
+        error=BundleError,
+        missing_hint="download it with 'rdstrust fetch' or give its path",
+    )
     return parse_bundle(data, source=str(p), allow_foreign=allow_foreign)
 
 

@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdstrust.errors import UsageError
+from rdstrust.files import read_input
 
 #: The environment variable read when no other password source is given.
 ENV_VAR = "RDSTRUST_STOREPASS"
+#: A password file is one line; anything larger is the wrong file (or /dev/zero).
+MAX_PASSWORD_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class PasswordSource:
             return value
         if self.file is not None:
             return read_password_file(self.file)
-        return env.get(ENV_VAR)
+        # An exported-but-empty RDSTRUST_STOREPASS (a CI secret that is not set) means "no
+        # password", not "the empty password".
+        return env.get(ENV_VAR) or None
 
     def resolve_or_prompt(self, prompt: str, *, needed: bool) -> str | None:
         """:meth:`resolve`, then ask on the terminal when ``needed`` and stdin is a TTY."""
@@ -69,13 +74,13 @@ class PasswordSource:
 
 def read_password_file(path: Path) -> str:
     """The first line of ``path`` without its line end (the way secret files are mounted)."""
+    data = read_input(path, limit=MAX_PASSWORD_FILE_BYTES, what="Password file", error=UsageError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"Password file {path} does not exist.") from None
-    except PermissionError:
-        raise UsageError(f"Cannot read password file {path}: permission denied.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise UsageError(f"Cannot read password file {path}: {reason}.") from None
-    return text.splitlines()[0] if text else ""
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"Cannot read password file {path}: not UTF-8 text.") from None
+    if not text.strip("\r\n"):
+        raise UsageError(
+            f"Password file {path} is empty; put the store password on its first line."
+        )
+    return text.splitlines()[0]

@@ -30,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from rdstrust.bundle import parse_certificates
 from rdstrust.certs import CertInfo, describe, utcnow
 from rdstrust.errors import BundleError
+from rdstrust.files import read_input
 
 #: A chain file larger than this is not a server chain.
 MAX_CHAIN_BYTES = 1024 * 1024
@@ -99,26 +100,13 @@ class Chain:
 def read_chain(path: str | Path) -> Chain:
     """Read a chain file (PEM or DER, leaf first); raises :class:`BundleError`."""
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_CHAIN_BYTES:
-            raise BundleError(
-                f"Chain file {p} is larger than {MAX_CHAIN_BYTES} bytes; a server chain is a "
-                "few certificates, check that you picked the right file.",
-                source=str(p),
-            )
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise BundleError(
-            f"Chain file {p} does not exist; save one with 'rdstrust probe HOST --save-chain "
-            "FILE' or give its path.",
-            source=str(p),
-        ) from None
-    except IsADirectoryError:
-        raise BundleError(f"{p} is a directory, not a chain file.", source=str(p)) from None
-    except OSError as exc:
-        raise BundleError(
-            f"Cannot read chain file {p}: {exc.strerror or exc}.", source=str(p)
-        ) from None
+    data = read_input(
+        p,
+        limit=MAX_CHAIN_BYTES,
+        what="Chain file",
+        error=BundleError,
+        missing_hint="save one with 'rdstrust probe HOST --save-chain FILE' or give its path",
+    )
     return parse_chain(data, source=str(p))
 
 

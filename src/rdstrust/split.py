@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from rdstrust.atomic import write_bytes_atomic
 from rdstrust.bundle import Bundle
+from rdstrust.certs import der_to_pem, sha256_hex
 from rdstrust.errors import StoreError
 
 MANIFEST_NAME = "manifest.json"
@@ -39,6 +44,8 @@ class SplitResult:
     manifest: str
     written: int
     unchanged: int
+    #: Files a previous split of another bundle wrote that this bundle no longer has.
+    removed: tuple[str, ...] = ()
 
 
 def manifest_entries(bundle: Bundle) -> list[dict[str, object]]:
@@ -62,8 +69,10 @@ def manifest_entries(bundle: Bundle) -> list[dict[str, object]]:
 def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
     """Write ``<alias>.pem`` for each certificate of ``bundle`` and a ``manifest.json``.
 
-    Idempotent: a file whose content is already right is not rewritten. Files in ``out_dir`` that
-    rdstrust did not name are left alone.
+    Idempotent: a file whose content is already right is not rewritten. Certificate files that a
+    previous split listed in its manifest and that this bundle no longer has are removed (when
+    they still hold what that manifest says), so the directory mirrors the bundle; files
+    rdstrust did not write are left alone. Every target is checked before anything is written.
     """
     out = Path(out_dir)
     try:
@@ -73,6 +82,14 @@ def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
             f"Cannot create output directory {out}: {exc.strerror or exc}.", path=str(out)
         ) from None
     rows = manifest_entries(bundle)
+    targets = [out / str(row["file"]) for row in rows] + [out / MANIFEST_NAME]
+    for target in targets:
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise StoreError(
+                f"Cannot write {target}: it is not a regular file; nothing was written.",
+                path=str(target),
+            )
+    stale = _stale_files(out, {str(row["file"]) for row in rows})
     files: list[SplitFile] = []
     written = 0
     for cert, row in zip(bundle.certificates, rows, strict=True):
@@ -82,6 +99,9 @@ def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
     manifest = {"source": bundle.source, "sha256": bundle.sha256, "certificates": rows}
     text = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     written += _write_if_changed(out / MANIFEST_NAME, text)
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     return SplitResult(
         out_dir=str(out),
         source=bundle.source,
@@ -89,7 +109,35 @@ def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
         manifest=str(out / MANIFEST_NAME),
         written=written,
         unchanged=len(files) + 1 - written,
+        removed=tuple(p.name for p in stale),
     )
+
+
+def _stale_files(out: Path, keep: set[str]) -> list[Path]:
+    """Files the previous manifest in ``out`` lists, not in ``keep``, still as it recorded them."""
+    try:
+        previous = json.loads((out / MANIFEST_NAME).read_text("utf-8"))
+        rows = previous["certificates"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    stale = []
+    for row in rows if isinstance(rows, list) else []:
+        name = row.get("file") if isinstance(row, dict) else None
+        if not isinstance(name, str) or name in keep or Path(name).name != name:
+            continue
+        path = out / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            data = path.read_bytes()
+            (cert,) = x509.load_pem_x509_certificates(data)
+        except (OSError, ValueError):
+            continue  # gone, or not a certificate file: leave it
+        der = cert.public_bytes(Encoding.DER)
+        # Only exactly what split wrote (same certificate, same bytes) counts as ours.
+        if sha256_hex(der) == row.get("sha256") and data == der_to_pem(der):
+            stale.append(path)
+    return stale
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:

@@ -1,0 +1,55 @@
+"""Password sources: one source at a time, bounded files, empty means unset for the default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rdstrust import UsageError
+from rdstrust.passwords import ENV_VAR, PasswordSource
+
+
+def test_first_line_of_a_password_file(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\nignored\n")
+    assert PasswordSource(file=secret).resolve({}) == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(b"", "is empty"), (b"\n", "is empty"), (b"\xff\xfe", "not UTF-8")],
+)
+def test_bad_password_files(tmp_path: Path, content: bytes, words: str) -> None:
+    secret = tmp_path / "pw"
+    secret.write_bytes(content)
+    with pytest.raises(UsageError, match=words):
+        PasswordSource(file=secret).resolve({})
+
+
+def test_password_file_must_be_a_small_regular_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a regular file"):
+        PasswordSource(file=Path("/dev/zero")).resolve({})
+    with pytest.raises(UsageError, match="does not exist"):
+        PasswordSource(file=tmp_path / "missing").resolve({})
+    with pytest.raises(UsageError, match="directory"):
+        PasswordSource(file=tmp_path).resolve({})
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 100_000)
+    with pytest.raises(UsageError, match="larger than"):
+        PasswordSource(file=big).resolve({})
+
+
+def test_environment_sources() -> None:
+    assert PasswordSource(env_var="PW").resolve({"PW": "a"}) == "a"
+    assert PasswordSource().resolve({ENV_VAR: "b"}) == "b"
+    # An exported but empty default variable (an unset CI secret) means no password.
+    assert PasswordSource().resolve({ENV_VAR: ""}) is None
+    assert PasswordSource().resolve({}) is None
+    with pytest.raises(UsageError, match="PW"):
+        PasswordSource(env_var="PW").resolve({})
+
+
+def test_only_one_source() -> None:
+    with pytest.raises(UsageError, match="one way only"):
+        PasswordSource(literal="a", env_var="PW").resolve({"PW": "b"})
