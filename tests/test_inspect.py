@@ -68,3 +68,9 @@ def test_cli_inspect_json_and_errors(tmp_path: Path) -> None:
     assert locked.exit_code == 5 and "password" in locked.output
     missing = runner.invoke(app, ["inspect", str(tmp_path / "nope.jks")])
     assert missing.exit_code == 5 and "does not exist" in missing.output
+
+
+def test_cli_inspect_refuses_a_device_without_reading_it() -> None:
+    result = runner.invoke(app, ["inspect", "/dev/zero"])
+    assert result.exit_code == 5, result.output
+    assert "/dev/zero is not a regular file" in result.output

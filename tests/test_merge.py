@@ -288,3 +288,14 @@ def test_cli_merge_json_and_exit_codes(tmp_path: Path) -> None:
     assert PW not in ok.output
     human = runner.invoke(app, args, env={"RDSTRUST_STOREPASS": PW})
     assert human.exit_code == 0 and "already present" in human.output
+
+
+def test_cli_merge_refuses_a_device_as_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["merge", "-b", str(G1), "-s", "/dev/full", "--store-type", "pem"])
+    assert result.exit_code == 5, result.output
+    assert "/dev/full is not a regular file" in result.output
+    fifo = tmp_path / "rds-ca.pem"
+    os.mkfifo(fifo)
+    result = runner.invoke(app, ["merge", "-b", str(G1), "-s", str(fifo)])
+    assert result.exit_code == 5 and "not a regular file" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rds-ca.pem"]  # nothing written

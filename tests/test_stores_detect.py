@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,22 @@ def test_corrupted_stores_raise_store_error(position: int, value: int) -> None:
         data[position % len(data)] = value
         with contextlib.suppress(StoreError):
             parse_store(bytes(data), source="s", password="pw")
+
+
+def test_devices_fifos_directories_and_huge_files_are_refused(tmp_path: Path) -> None:
+    from rdstrust.stores import MAX_STORE_BYTES
+
+    fifo = tmp_path / "fifo.pem"
+    os.mkfifo(fifo)  # no writer: opening it must not hang
+    link = tmp_path / "zero.jks"
+    link.symlink_to("/dev/zero")  # the type is checked after following symlinks
+    for path in (Path("/dev/zero"), Path("/dev/full"), fifo, link):
+        with pytest.raises(StoreError, match="not a regular file"):
+            read_store(path, None)
+    with pytest.raises(StoreError, match="is a directory"):
+        read_store(tmp_path, None)
+    huge = tmp_path / "huge.pem"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_STORE_BYTES + 1)  # sparse: costs no disk space
+    with pytest.raises(StoreError, match="far too large"):
+        read_store(huge, None)
