@@ -299,3 +299,31 @@ def test_cli_merge_refuses_a_device_as_store(tmp_path: Path) -> None:
     result = runner.invoke(app, ["merge", "-b", str(G1), "-s", str(fifo)])
     assert result.exit_code == 5 and "not a regular file" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rds-ca.pem"]  # nothing written
+
+
+def test_cli_failed_write_keeps_the_existing_backup(tmp_path: Path) -> None:
+    # The reviewer's case: an immutable store with a .bak from an earlier run.
+    from test_atomic import immutable
+
+    store = _store(tmp_path, StoreType.PKCS12, name="imm")
+    data = store.read_bytes()
+    bak = tmp_path / "imm.p12.bak"
+    bak.write_bytes(b"OLDBACKUP\n")
+    with immutable(store):
+        result = runner.invoke(
+            app, ["merge", "-b", str(G1), "-s", str(store), "--storepass-env", "SP"], env={"SP": PW}
+        )
+    assert result.exit_code == 5, result.output
+    assert f"Cannot write {store}: permission denied; the file was left unchanged." in result.output
+    assert store.read_bytes() == data and bak.read_bytes() == b"OLDBACKUP\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imm.p12", "imm.p12.bak"]
+
+
+def test_cli_new_store_honours_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        result = runner.invoke(app, ["merge", "-b", str(G1), "-s", str(tmp_path / "new.pem")])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new.pem").stat().st_mode & 0o777 == 0o600

@@ -12,7 +12,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +39,26 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the kernel allows."""
+    # os.umask() can only be read by setting it, which races with other threads creating
+    # files; Linux (4.7+) shows it in /proc/self/status.
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        current = os.umask(0o022)
+        os.umask(current)
+    return current
+
+
 def write_bytes_atomic(
     path: str | Path,
     data: bytes,
@@ -46,57 +69,133 @@ def write_bytes_atomic(
     """Atomically replace the file at ``path`` (through symlinks) with ``data``.
 
     An existing file keeps its permission bits and owner; a new file gets ``mode`` (default
-    0644). With ``backup``, the previous content is first saved (atomically, same mode) next to
-    the real file as ``<name>.bak``. Returns the real path written. Raises :class:`StoreError`
-    with the reason; on any failure the original file is untouched and no temporary is left.
+    0644) less the process umask, as ``open`` would. With ``backup``, the previous content is
+    saved next to the real file as ``<name>.bak`` (same mode and owner) once the new file is in
+    place. Returns the real path written. Raises :class:`StoreError` with the reason; on any
+    failure the file and an existing ``.bak`` are untouched and no temporary file is left.
     """
     target = real_path(path)
+    shown = str(path)
     try:
         old = target.stat()
     except FileNotFoundError:
         old = None
     except OSError as exc:
-        raise StoreError(f"Cannot write {path}: {_reason(exc)}.", path=str(path)) from None
-    if backup and old is not None:
+        raise StoreError(f"Cannot write {shown}: {_reason(exc)}.", path=shown) from None
+    bak = target.with_name(target.name + BACKUP_SUFFIX) if backup and old is not None else None
+    previous = b""
+    if bak is not None:
+        _check_backup_path(bak, shown)
         try:
             previous = target.read_bytes()
         except OSError as exc:
             raise StoreError(
-                f"Cannot back up {target}: {_reason(exc)}; nothing was changed.", path=str(path)
+                f"Cannot back up {target}: {_reason(exc)}; nothing was changed.", path=shown
             ) from None
-        _replace(target.with_name(target.name + BACKUP_SUFFIX), previous, old, mode, str(path))
-    _replace(target, data, old, mode, str(path))
-    return target
-
-
-def _replace(
-    target: Path, data: bytes, old: os.stat_result | None, mode: int | None, shown: str
-) -> None:
-    tmp_name: str | None = None
+    new_mode = old.st_mode & 0o7777 if old is not None else (0o644 if mode is None else mode)
+    if old is None:
+        new_mode &= ~_umask()
+    temps: list[Path] = []
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            if old is not None:
-                os.fchmod(handle.fileno(), old.st_mode & 0o7777)
-                with contextlib.suppress(PermissionError):
-                    # Only root may give a file away; an ordinary user keeps ownership anyway.
-                    os.fchown(handle.fileno(), old.st_uid, old.st_gid)
-            else:
-                os.fchmod(handle.fileno(), 0o644 if mode is None else mode)
-        Path(tmp_name).replace(target)
-        tmp_name = None
-        _fsync_dir(target.parent)
+        # Both files are complete on disk before anything is renamed: a failure up to the
+        # store's own rename leaves the store and its old backup exactly as they were.
+        store_tmp = _temp_file(target, data, new_mode, old, temps)
+        bak_tmp = _temp_file(bak, previous, new_mode, old, temps) if bak is not None else None
     except OSError as exc:
+        _remove(temps)
         raise StoreError(
             f"Cannot write {shown}: {_reason(exc)}; the file was left unchanged.", path=shown
         ) from None
-    finally:
-        if tmp_name is not None:
+    # Move an existing backup aside first: this is the step that fails when the .bak cannot be
+    # replaced (immutable, append-only, owned by someone else in a sticky directory), and it
+    # can be undone if the store's rename then fails.
+    aside = _move_aside(bak, shown, temps) if bak is not None else None
+    try:
+        store_tmp.replace(target)
+    except OSError as exc:
+        if aside is not None and bak is not None:
             with contextlib.suppress(OSError):
-                Path(tmp_name).unlink()
+                aside.replace(bak)
+        _remove(temps)
+        raise StoreError(
+            f"Cannot write {shown}: {_reason(exc)}; the file was left unchanged.", path=shown
+        ) from None
+    if bak is not None and bak_tmp is not None:
+        try:
+            bak_tmp.replace(bak)
+        except OSError as exc:
+            if aside is not None:
+                with contextlib.suppress(OSError):
+                    aside.replace(bak)
+            _fsync_dir(target.parent)
+            raise StoreError(
+                f"{shown} was written, but its previous content could not be saved as {bak} "
+                f"({_reason(exc)}); it is in {bak_tmp}.",
+                path=shown,
+            ) from None
+    if aside is not None:
+        with contextlib.suppress(OSError):
+            aside.unlink()
+    _fsync_dir(target.parent)
+    return target
+
+
+def _check_backup_path(bak: Path, shown: str) -> None:
+    """Refuse before writing anything when ``bak`` exists but is not a plain file."""
+    try:
+        info = bak.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot use the backup file {bak}: {_reason(exc)}; nothing was changed.", path=shown
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(
+            f"The backup path {bak} exists and is not a regular file; move it away or use "
+            "--no-backup (nothing was changed).",
+            path=shown,
+        )
+
+
+def _move_aside(bak: Path, shown: str, temps: list[Path]) -> Path | None:
+    if not bak.exists():
+        return None
+    aside = bak.with_name(f".{bak.name}.{secrets.token_hex(6)}.old")
+    try:
+        bak.replace(aside)
+    except OSError as exc:
+        _remove(temps)
+        raise StoreError(
+            f"Cannot replace the backup file {bak}: {_reason(exc)}; nothing was changed (move "
+            "it away or use --no-backup).",
+            path=shown,
+        ) from None
+    return aside
+
+
+def _temp_file(
+    target: Path, data: bytes, mode: int, old: os.stat_result | None, temps: list[Path]
+) -> Path:
+    """A complete, fsynced copy of ``data`` next to ``target``, with its final mode and owner."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temps.append(Path(name))
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fchmod(handle.fileno(), mode)
+        if old is not None:
+            with contextlib.suppress(PermissionError):
+                # Only root may give a file away; an ordinary user keeps ownership anyway.
+                os.fchown(handle.fileno(), old.st_uid, old.st_gid)
+        os.fsync(handle.fileno())
+    return Path(name)
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 def _fsync_dir(directory: Path) -> None:
