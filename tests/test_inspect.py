@@ -14,7 +14,7 @@ from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.errors import WrongPasswordError
 from rdstrust.listing import list_store
-from rdstrust.stores import EntryKind, NewCert, StoreType, create_store
+from rdstrust.stores import CREATABLE_TYPES, EntryKind, NewCert, StoreType, create_store
 
 PW = "changeit"
 runner = CliRunner()
@@ -27,7 +27,7 @@ def _store(tmp_path: Path, store_type: StoreType, password: str | None = PW) -> 
     return path
 
 
-@pytest.mark.parametrize("store_type", list(StoreType))
+@pytest.mark.parametrize("store_type", CREATABLE_TYPES)
 def test_listing_classifies_and_flags_expiry(tmp_path: Path, store_type: StoreType) -> None:
     store = _store(tmp_path, store_type)
     bundle = read_bundle(FIXTURES / "bundles" / "mixed.pem")

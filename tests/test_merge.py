@@ -25,7 +25,7 @@ from rdstrust.certs import describe
 from rdstrust.cli import app
 from rdstrust.errors import StoreError, UsageError, WrongPasswordError
 from rdstrust.merge import merge_store, plan_merge
-from rdstrust.stores import NewCert, StoreType, create_store, read_store
+from rdstrust.stores import CREATABLE_TYPES, NewCert, StoreType, create_store, read_store
 
 PW = "changeit"
 BUNDLES = FIXTURES / "bundles"
@@ -60,7 +60,7 @@ def _expired_foreign_ca() -> NewCert:
     return NewCert.from_info(describe(cert), alias="corp-root")
 
 
-@pytest.mark.parametrize("store_type", list(StoreType))
+@pytest.mark.parametrize("store_type", CREATABLE_TYPES)
 def test_merge_adds_new_keeps_old_and_is_idempotent(tmp_path: Path, store_type: StoreType) -> None:
     store = _store(tmp_path, store_type)
     before = read_store(store, PW)
@@ -81,7 +81,7 @@ def _bak_source(store: Path, backup: str) -> bytes:
 
 
 def test_output_is_byte_identical_for_the_same_inputs(tmp_path: Path) -> None:
-    for store_type in StoreType:
+    for store_type in CREATABLE_TYPES:
         a = _store(tmp_path, store_type, name="a")
         b = _store(tmp_path, store_type, name="b")
         merge_store(a, read_bundle(G1), password=PW, backup=False)
@@ -115,7 +115,7 @@ def impostor_sha(cert: NewCert) -> str:
     return hashlib.sha256(cert.der).hexdigest()
 
 
-@pytest.mark.parametrize("store_type", list(StoreType))
+@pytest.mark.parametrize("store_type", CREATABLE_TYPES)
 def test_prune_expired_removes_only_expired_rds_cas(tmp_path: Path, store_type: StoreType) -> None:
     store = tmp_path / f"s.{SUFFIX[store_type]}"
     old = [NewCert.from_info(c) for c in read_bundle(OLD)]
@@ -327,3 +327,33 @@ def test_cli_new_store_honours_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "new.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_jceks_store_is_merged_as_jceks_and_never_created(tmp_path: Path) -> None:
+    from rdstrust.clients import client_settings
+    from rdstrust.jvm import keystore_type
+    from rdstrust.stores import jks
+
+    store = tmp_path / "s.jceks"
+    old = [NewCert.from_info(c) for c in read_bundle(OLD)]
+    store.write_bytes(
+        jks._assemble(jks.MAGIC_JCEKS, 2, [jks._trusted_entry(c, 2) for c in old], PW)
+    )
+    result = merge_store(store, read_bundle(G1), password=PW)
+    assert result.type is StoreType.JCEKS and result.written and len(result.added) == 9
+    assert store.read_bytes()[:4] == b"\xce\xce\xce\xce"  # still JCEKS
+    assert read_store(store, PW).type is StoreType.JCEKS
+    assert keystore_type(StoreType.JCEKS) == "JCEKS"
+    java_options = client_settings(store, StoreType.JCEKS).java_options
+    assert "-Djavax.net.ssl.trustStoreType=JCEKS" in java_options
+    # New stores: jks, pkcs12 or pem only, from the name or from --store-type.
+    for args in (
+        ["-s", str(tmp_path / "new.jceks")],
+        ["-s", str(tmp_path / "new"), "--store-type", "jceks"],
+    ):
+        refused = runner.invoke(
+            app, ["merge", "-b", str(G1), *args], env={"RDSTRUST_STOREPASS": PW}
+        )
+        assert refused.exit_code == 2, refused.output
+        assert "rdstrust creates jks, pkcs12 or pem stores" in refused.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jceks", "s.jceks.bak"]

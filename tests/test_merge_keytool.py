@@ -7,6 +7,7 @@ to decrypt it) with its certificate unchanged.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,14 +17,17 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, missing, require_tool, shared_bundle
+from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle
+from rdstrust.cli import app
 from rdstrust.merge import merge_store
 from rdstrust.stores import EntryKind, StoreType, read_store
 
 pytestmark = pytest.mark.jvm
 
 PASSWORD = "changeit"
+runner = CliRunner()
 TEMURIN_25 = Path("/usr/lib/jvm/temurin-25-jdk-amd64/bin/keytool")
 G1 = FIXTURES / "bundles" / "g1.pem"
 ROOT = FIXTURES / "chains" / "rsa2048-g1-us-east-1" / "root.pem"
@@ -262,3 +266,37 @@ def test_old_mixed_then_new_g1_bundle_gives_the_union(tmp_path: Path) -> None:
     assert all(e.kind is EntryKind.TRUSTED_CERT for e in contents.entries)
     listed = keytool_list(require_tool("keytool"), store)
     assert {e.sha256 for e in listed} == union
+
+
+def test_keytool_jceks_is_checked_by_java_as_jceks(tmp_path: Path) -> None:
+    # The reviewer's case: Java must load a JCEKS store with KeyStore.getInstance("JCEKS").
+    tool = require_tool("keytool")
+    require_tool("java")
+    store = tmp_path / "jc.jceks"
+    keytool(
+        tool, "-importcert", "-noprompt", "-alias", "x", "-file",
+        FIXTURES / "chains" / "unrelated" / "root.pem",
+        "-keystore", store, "-storetype", "JCEKS", "-storepass", PASSWORD,
+    )  # fmt: skip
+    chain = FIXTURES / "chains" / "rsa2048-g1-us-east-1" / "chain.pem"
+    verify = ["verify", "-s", str(store), "--storepass", PASSWORD, "--bundle", str(G1)]
+    verify += ["--chain", str(chain), "--jvm", "--json"]
+    # Negative control: without the RDS CAs Java loads the store and does not trust the chain.
+    before = runner.invoke(app, verify)
+    assert before.exit_code == 1, before.output
+    jvm = json.loads(before.stdout)["stores"][0]["java"]["verdict"]
+    assert jvm["loaded"] and not jvm["trusted"] and jvm["anchors"] == 1
+    assert json.loads(before.stdout)["stores"][0]["type"] == "jceks"
+    merged = runner.invoke(app, ["merge", "-b", str(G1), "-s", str(store), "--storepass", PASSWORD])
+    assert merged.exit_code == 0, merged.output
+    assert "(jceks)" in merged.output
+    after = runner.invoke(app, verify)
+    assert after.exit_code == 0, after.output
+    jvm = json.loads(after.stdout)["stores"][0]["java"]["verdict"]
+    assert jvm["loaded"] and jvm["trusted"] and jvm["anchors"] == 10
+    listing = keytool(
+        tool, "-list", "-keystore", store, "-storetype", "JCEKS", "-storepass", PASSWORD
+    )
+    assert "Keystore type: JCEKS" in listing and "contains 10 entries" in listing
+    inspected = runner.invoke(app, ["inspect", str(store), "--storepass", PASSWORD, "--json"])
+    assert json.loads(inspected.stdout)["type"] == "jceks"

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rdstrust.bundle import read_bundle
-from rdstrust.errors import StoreError, WrongPasswordError
+from rdstrust.errors import StoreError, UsageError, WrongPasswordError
 from rdstrust.stores import (
+    CREATABLE_TYPES,
     EntryKind,
     NewCert,
     StoreType,
@@ -55,7 +56,7 @@ def test_created_store_is_detected_and_read_back(
 
 
 def test_output_is_deterministic() -> None:
-    for store_type in StoreType:
+    for store_type in CREATABLE_TYPES:
         a = create_store(store_type, _g1(), password="changeit")
         b = create_store(store_type, _g1(), password="changeit")
         assert a == b
@@ -88,7 +89,7 @@ def test_pkcs12_tamper_is_told_apart_from_a_wrong_password(tmp_path: Path) -> No
 def test_not_a_store(tmp_path: Path) -> None:
     path = tmp_path / "x.jks"
     path.write_bytes(b"<html>hello</html>")
-    with pytest.raises(StoreError, match="not a JKS, PKCS12 or PEM trust store"):
+    with pytest.raises(StoreError, match="not a JKS, JCEKS, PKCS12 or PEM trust store"):
         read_store(path, None)
     with pytest.raises(StoreError, match="does not exist"):
         read_store(tmp_path / "missing.jks", None)
@@ -129,3 +130,32 @@ def test_devices_fifos_directories_and_huge_files_are_refused(tmp_path: Path) ->
         handle.truncate(MAX_STORE_BYTES + 1)  # sparse: costs no disk space
     with pytest.raises(StoreError, match="far too large"):
         read_store(huge, None)
+
+
+def _jceks(password: str) -> bytes:
+    # The JKS layout under JCEKS's magic number, as keytool -storetype JCEKS writes it.
+    from rdstrust.stores import jks
+
+    return jks._assemble(
+        jks.MAGIC_JCEKS, 2, [jks._trusted_entry(c, 2) for c in _g1()[:2]], password
+    )
+
+
+def test_jceks_is_detected_and_reported_as_jceks(tmp_path: Path) -> None:
+    data = _jceks("changeit")
+    assert detect_type(data) is StoreType.JCEKS
+    path = tmp_path / "s.jceks"
+    path.write_bytes(data)
+    contents = read_store(path, "changeit")
+    assert contents.type is StoreType.JCEKS and str(contents.type) == "jceks"
+    assert len(contents.entries) == 2
+    with pytest.raises(WrongPasswordError):
+        read_store(path, "wrong")
+    with pytest.raises(StoreError, match="is a JCEKS store, not JKS as requested"):
+        read_store(path, "changeit", StoreType.JKS)
+
+
+def test_jceks_is_not_created() -> None:
+    with pytest.raises(UsageError) as caught:
+        create_store(StoreType.JCEKS, _g1(), password="changeit")
+    assert caught.value.message.startswith("rdstrust creates jks, pkcs12 or pem stores")

@@ -35,7 +35,7 @@ PASSWORD_ENV = "RDSTRUST_STORE_PASSWORD"  # noqa: S105  (a variable name, not a 
 #: Seconds the JVM may take (compiling the source file takes about a second).
 JAVA_TIMEOUT = 120.0
 
-_KEYSTORE_TYPES = {StoreType.JKS: "JKS", StoreType.PKCS12: "PKCS12"}
+_KEYSTORE_TYPES = {StoreType.JKS: "JKS", StoreType.JCEKS: "JCEKS", StoreType.PKCS12: "PKCS12"}
 
 
 @dataclass(frozen=True)

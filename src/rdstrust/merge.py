@@ -23,6 +23,7 @@ from rdstrust.bundle import Bundle, assign_aliases
 from rdstrust.certs import CertInfo, utcnow
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.stores import (
+    CREATABLE_TYPES,
     EntryKind,
     LoadedStore,
     NewCert,
@@ -37,6 +38,8 @@ from rdstrust.stores import (
 )
 
 PKCS12_PROFILES = ("modern", "legacy")
+#: Formats that end with a digest keyed by the password (needed to write them).
+_JAVA_KEYSTORES = (StoreType.JKS, StoreType.JCEKS)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,12 @@ def _new_store_type(path: Path, store_type: StoreType | None) -> StoreType:
             f"{path} does not exist and its name does not tell which kind of store to create; "
             "give --store-type jks, pkcs12 or pem (or a .jks, .p12 or .pem name)."
         )
+    if chosen not in CREATABLE_TYPES:
+        raise UsageError(
+            f"Cannot create {path} as a {chosen.value.upper()} store: rdstrust creates jks, "
+            "pkcs12 or pem stores; give --store-type jks, pkcs12 or pem, or create it with "
+            "keytool first."
+        )
     return chosen
 
 
@@ -132,13 +141,13 @@ def store_needs_password(path: str | Path, *, for_writing: bool = True) -> bool:
     """
     p = Path(path)
     if not p.exists():
-        return type_from_name(p) is StoreType.JKS
+        return type_from_name(p) in _JAVA_KEYSTORES
     try:
         data = read_bytes(p)
     except StoreError:
         return False
     kind = detect_type(data)
-    if kind is StoreType.JKS:
+    if kind in _JAVA_KEYSTORES:
         return for_writing
     if kind is StoreType.PKCS12:
         try:
@@ -190,8 +199,10 @@ def _prepare(
                 path=str(path),
             )
         kind, loaded, entries, create = _new_store_type(path, store_type), None, (), True
-    if kind is StoreType.JKS and password is None and not create:
-        notes.append("no password given: the JKS integrity digest was not checked")
+    if kind in _JAVA_KEYSTORES and password is None and not create:
+        notes.append(
+            f"no password given: the {kind.value.upper()} integrity digest was not checked"
+        )
     if kind is not StoreType.PKCS12 and pkcs12_profile is not None and not create:
         notes.append(f"--pkcs12-profile ignored: {path} is a {kind.value.upper()} store")
 

@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import Protocol
 
 from rdstrust.certs import CertInfo
-from rdstrust.errors import StoreError
+from rdstrust.errors import StoreError, UsageError
 
 
 class StoreType(str, Enum):
     """The on-disk format of a trust store."""
 
     JKS = "jks"
+    #: Java's JCEKS (same layout as JKS, another magic number); rdstrust merges into existing
+    #: JCEKS stores but does not create new ones.
+    JCEKS = "jceks"
     PKCS12 = "pkcs12"
     PEM = "pem"
 
@@ -142,13 +145,16 @@ def describe_der(der: bytes) -> CertInfo | None:
 def detect_type(data: bytes) -> StoreType | None:
     """The store format of ``data`` from its bytes, or ``None`` when it is none of them.
 
-    JKS (and JCEKS, reported as JKS) by magic number, PKCS12 as a DER ``PFX`` (version 3 with a
-    PKCS7 authenticated safe), PEM as text with a ``CERTIFICATE`` block.
+    JKS and JCEKS by magic number, PKCS12 as a DER ``PFX`` (version 3 with a PKCS7
+    authenticated safe), PEM as text with a ``CERTIFICATE`` block.
     """
     from rdstrust.stores import jks, pem, pkcs12
 
-    if len(data) >= 4 and int.from_bytes(data[:4], "big") in (jks.MAGIC_JKS, jks.MAGIC_JCEKS):
+    magic = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    if magic == jks.MAGIC_JKS:
         return StoreType.JKS
+    if magic == jks.MAGIC_JCEKS:
+        return StoreType.JCEKS
     if data[:1] == b"\x30" and pkcs12.looks_like_pkcs12(data):
         return StoreType.PKCS12
     if pem.looks_like_pem(data):
@@ -161,6 +167,7 @@ def type_from_name(path: str | Path) -> StoreType | None:
     suffix = Path(path).suffix.lower()
     return {
         ".jks": StoreType.JKS,
+        ".jceks": StoreType.JCEKS,
         ".keystore": StoreType.JKS,
         ".truststore": StoreType.JKS,
         ".p12": StoreType.PKCS12,
@@ -170,6 +177,10 @@ def type_from_name(path: str | Path) -> StoreType | None:
         ".crt": StoreType.PEM,
         ".cer": StoreType.PEM,
     }.get(suffix)
+
+
+#: The formats :func:`create_store` writes new stores in.
+CREATABLE_TYPES = (StoreType.JKS, StoreType.PKCS12, StoreType.PEM)
 
 
 #: Stores larger than this are refused: a full JDK cacerts is about 200 KB.
@@ -233,7 +244,7 @@ def parse_store(
     detected = detect_type(data)
     if detected is None:
         raise StoreError(
-            f"{source} is not a JKS, PKCS12 or PEM trust store"
+            f"{source} is not a JKS, JCEKS, PKCS12 or PEM trust store"
             + (" (it is empty)" if not data.strip() else "")
             + "; check the path.",
             path=source,
@@ -245,7 +256,7 @@ def parse_store(
             path=source,
         )
     loaded: LoadedStore
-    if detected is StoreType.JKS:
+    if detected in (StoreType.JKS, StoreType.JCEKS):
         loaded = jks.load(data, source=source, password=password)
     elif detected is StoreType.PKCS12:
         loaded = pkcs12.load(data, source=source, password=password)
@@ -289,8 +300,17 @@ def create_store(
     password: str | None,
     profile: str | None = None,
 ) -> bytes:
-    """The bytes of a new store of ``store_type`` holding ``add`` as trusted certificates."""
+    """The bytes of a new store of ``store_type`` holding ``add`` as trusted certificates.
+
+    Raises :class:`UsageError` for JCEKS: rdstrust only merges into existing JCEKS stores.
+    """
     from rdstrust.stores import jks, pem, pkcs12
+
+    if store_type not in CREATABLE_TYPES:
+        raise UsageError(
+            f"rdstrust creates jks, pkcs12 or pem stores, not {store_type.value}; create the "
+            "store with keytool first, or pick one of those types."
+        )
 
     if store_type is StoreType.JKS:
         return jks.create(add, password=password, profile=profile)
@@ -300,6 +320,7 @@ def create_store(
 
 
 __all__ = [
+    "CREATABLE_TYPES",
     "EntryKind",
     "LoadedStore",
     "NewCert",
