@@ -357,3 +357,68 @@ def test_jceks_store_is_merged_as_jceks_and_never_created(tmp_path: Path) -> Non
         assert refused.exit_code == 2, refused.output
         assert "rdstrust creates jks, pkcs12 or pem stores" in refused.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jceks", "s.jceks.bak"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "store_type", "expected"),
+    [
+        ("rds-ca.pem", b"", None, StoreType.PEM),
+        ("rds-ca.crt", b"\n  \n", None, StoreType.PEM),
+        ("truststore.jks", b"", None, StoreType.JKS),
+        ("truststore.p12", b"\n", None, StoreType.PKCS12),
+        ("truststore", b"", StoreType.PKCS12, StoreType.PKCS12),
+    ],
+)
+def test_empty_file_is_filled_as_a_new_store(
+    tmp_path: Path, name: str, content: bytes, store_type: StoreType | None, expected: StoreType
+) -> None:
+    store = tmp_path / name
+    store.write_bytes(content)
+    store.chmod(0o640)
+    result = merge_store(store, read_bundle(G1), password=PW, store_type=store_type)
+    assert result.type is expected and result.created and result.written
+    assert any("is empty" in n for n in result.notes)
+    contents = read_store(store, PW)
+    assert contents.type is expected and len(contents.entries) == 9
+    assert store.stat().st_mode & 0o777 == 0o640  # the existing file's mode is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no .bak of nothing
+
+
+def test_empty_file_without_a_type_and_bytes_still_decide(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.write_bytes(b"")
+    with pytest.raises(UsageError, match="is empty and its name does not tell"):
+        merge_store(store, read_bundle(G1), password=PW)
+    assert store.read_bytes() == b""
+    # A file with bytes is read as what the bytes are, whatever the name or --store-type says.
+    pem = tmp_path / "s.jks"
+    pem.write_bytes(G1.read_bytes())
+    with pytest.raises(StoreError, match="is a PEM store, not JKS"):
+        merge_store(pem, read_bundle(G1), password=PW, store_type=StoreType.JKS)
+    assert merge_store(pem, read_bundle(G1), password=PW).type is StoreType.PEM
+
+
+def test_cli_merge_into_an_empty_pem_file(tmp_path: Path) -> None:
+    store = tmp_path / "rds-ca.pem"
+    store.write_bytes(b"")
+    result = runner.invoke(app, ["merge", "-b", str(G1), "-s", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "rds-ca.pem (pem): 9 added" in result.output
+    assert read_store(store, None).fingerprints() == {c.sha256 for c in read_bundle(G1)}
+
+
+def test_dry_run_fails_where_the_real_run_fails(tmp_path: Path) -> None:
+    store = _store(tmp_path, StoreType.JKS)
+    data = store.read_bytes()
+    args = ["merge", "-b", str(G1), "-s", str(store)]
+    env = {"RDSTRUST_STOREPASS": None}
+    real = runner.invoke(app, args, env=env)
+    dry = runner.invoke(app, [*args, "--dry-run"], env=env)
+    assert real.exit_code == dry.exit_code == 5, dry.output
+    assert "its password is needed to write it" in dry.output
+    assert store.read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == ["s.jks"]
+    with pytest.raises(StoreError, match="A new JKS store needs a password"):
+        merge_store(tmp_path / "new.jks", read_bundle(G1), password=None, dry_run=True)
+    # With the password the dry run passes and still writes nothing.
+    assert runner.invoke(app, [*args, "--dry-run"], env={"RDSTRUST_STOREPASS": PW}).exit_code == 0
+    assert store.read_bytes() == data

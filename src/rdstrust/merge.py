@@ -31,7 +31,6 @@ from rdstrust.stores import (
     StoreType,
     create_store,
     detect_type,
-    load_store,
     parse_store,
     read_bytes,
     type_from_name,
@@ -61,7 +60,7 @@ class MergePlan:
     store: str
     real_path: str
     type: StoreType
-    #: True when the store does not exist yet and will be created.
+    #: True when the store does not exist yet (or is an empty file) and will be created.
     create: bool
     added: tuple[PlannedCert, ...]
     #: Bundle certificates the store already trusts, under the store's alias.
@@ -117,11 +116,12 @@ def _certificates(bundle: Bundle | Sequence[CertInfo]) -> tuple[CertInfo, ...]:
     return tuple(bundle.certificates if isinstance(bundle, Bundle) else bundle)
 
 
-def _new_store_type(path: Path, store_type: StoreType | None) -> StoreType:
+def _new_store_type(path: Path, store_type: StoreType | None, *, empty: bool) -> StoreType:
     chosen = store_type or type_from_name(path)
     if chosen is None:
+        state = "is empty" if empty else "does not exist"
         raise UsageError(
-            f"{path} does not exist and its name does not tell which kind of store to create; "
+            f"{path} {state} and its name does not tell which kind of store to create; "
             "give --store-type jks, pkcs12 or pem (or a .jks, .p12 or .pem name)."
         )
     if chosen not in CREATABLE_TYPES:
@@ -137,7 +137,7 @@ def store_needs_password(path: str | Path, *, for_writing: bool = True) -> bool:
     """Whether reading (or writing) the store at ``path`` needs its password.
 
     JKS: to write (the digest) and to check integrity; PKCS12: unless it is password-less;
-    PEM: never. A missing file needs one only if it will be a JKS store.
+    PEM: never. A missing or empty file needs one only if it will be a JKS store.
     """
     p = Path(path)
     if not p.exists():
@@ -146,6 +146,8 @@ def store_needs_password(path: str | Path, *, for_writing: bool = True) -> bool:
         data = read_bytes(p)
     except StoreError:
         return False
+    if not data.strip():
+        return type_from_name(p) in _JAVA_KEYSTORES
     kind = detect_type(data)
     if kind in _JAVA_KEYSTORES:
         return for_writing
@@ -189,16 +191,31 @@ def _prepare(
     loaded: LoadedStore | None
     entries: tuple[StoreEntry, ...]
     if real.exists() or path.exists():
-        kind, loaded = load_store(path, password, store_type)
-        entries = loaded.entries
-        create = False
+        data = read_bytes(path)
+        if data.strip():  # the bytes decide the type whenever there are any
+            kind, loaded = parse_store(
+                data, source=str(path), password=password, store_type=store_type
+            )
+            entries = loaded.entries
+            create = False
+        else:
+            # An empty file (``: > rds-ca.pem``, ``touch truststore.jks``) is a store with no
+            # entries yet: filled like a new one, of the type --store-type or its name gives.
+            kind = _new_store_type(path, store_type, empty=True)
+            loaded, entries, create = None, (), True
+            notes.append(f"{path} is empty: written as a new {kind.value.upper()} store")
     else:
         if not real.parent.is_dir():
             raise StoreError(
                 f"Cannot create {path}: the directory {real.parent} does not exist.",
                 path=str(path),
             )
-        kind, loaded, entries, create = _new_store_type(path, store_type), None, (), True
+        kind, loaded, entries, create = (
+            _new_store_type(path, store_type, empty=False),
+            None,
+            (),
+            True,
+        )
     if kind in _JAVA_KEYSTORES and password is None and not create:
         notes.append(
             f"no password given: the {kind.value.upper()} integrity digest was not checked"
@@ -347,19 +364,17 @@ def merge_store(
         )
 
     if dry_run:
-        return _result(prepare().plan, written=False, dry_run=True, backup=None)
+        # Build the new bytes without writing them, so a dry run fails exactly where the real
+        # run would (for example: no password to write a JKS store).
+        work = prepare()
+        _render(work, password, pkcs12_profile)
+        return _result(work.plan, written=False, dry_run=True, backup=None)
     with exclusive_lock(store_path):
         work = prepare()
         plan = work.plan
-        if not plan.changes:
+        data = _render(work, password, pkcs12_profile)
+        if data is None:
             return _result(plan, written=False, dry_run=False, backup=None)
-        if work.loaded is None:
-            data = create_store(plan.type, work.add, password=password, profile=plan.pkcs12_profile)
-        else:
-            data = work.loaded.render(
-                remove=work.remove, add=work.add, password=password, profile=pkcs12_profile
-            )
-        _check(data, plan, work, password)
         had_file = not plan.create
         written_to = write_bytes_atomic(store_path, data, backup=backup and had_file)
         saved = (
@@ -368,6 +383,21 @@ def merge_store(
             else None
         )
         return _result(plan, written=True, dry_run=False, backup=saved)
+
+
+def _render(work: _Work, password: str | None, pkcs12_profile: str | None) -> bytes | None:
+    """The store's new bytes, checked by reading them back; ``None`` when nothing changes."""
+    plan = work.plan
+    if not plan.changes:
+        return None
+    if work.loaded is None:
+        data = create_store(plan.type, work.add, password=password, profile=plan.pkcs12_profile)
+    else:
+        data = work.loaded.render(
+            remove=work.remove, add=work.add, password=password, profile=pkcs12_profile
+        )
+    _check(data, plan, work, password)
+    return data
 
 
 def _check(data: bytes, plan: MergePlan, work: _Work, password: str | None) -> None:
