@@ -74,3 +74,41 @@ def test_cli_inspect_refuses_a_device_without_reading_it() -> None:
     result = runner.invoke(app, ["inspect", "/dev/zero"])
     assert result.exit_code == 5, result.output
     assert "/dev/zero is not a regular file" in result.output
+
+
+def test_summary_counts_every_entry_the_table_marks(tmp_path: Path) -> None:
+    # A PKCS12 keystore with a private key whose certificate expires in 30 days, plus CAs.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(at - dt.timedelta(days=335))
+        .not_valid_after(at + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    store = tmp_path / "app.p12"
+    store.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"mykey", key, cert, None, BestAvailableEncryption(PW.encode())
+        )
+    )
+    listing = list_store(store, PW, now=at)
+    assert [(e.kind, e.status) for e in listing.entries] == [(EntryKind.PRIVATE_KEY, "expiring")]
+    assert listing.expiring == 1 and listing.expired == 0 and listing.trusted == 0
+    expired = list_store(store, PW, now=at + dt.timedelta(days=31))
+    assert expired.expired == 1 and expired.expiring == 0
+    human = runner.invoke(app, ["inspect", str(store), "--storepass", PW])
+    assert human.exit_code == 0, human.output
+    assert "private-key" in human.stdout and "expiring" in human.stdout  # the table row ...
+    assert "0 expired, 1 expiring within 90 days" in human.output  # ... and the summary agree

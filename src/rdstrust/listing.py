@@ -49,8 +49,11 @@ class StoreListing:
     #: False when the store was read without a password (JKS digest / PKCS12 MAC not checked).
     integrity_checked: bool
     entries: tuple[ListedEntry, ...]
+    #: Trusted-certificate entries, and those of them that are Amazon RDS CAs.
     trusted: int
     rds_cas: int
+    #: Entries of any kind whose certificate has expired / expires within the window: the same
+    #: rows the table marks, private keys' certificates included.
     expired: int
     expiring: int
     notes: tuple[str, ...] = ()
@@ -118,7 +121,7 @@ def list_store(
         entries=tuple(listed),
         trusted=len(trusted),
         rds_cas=sum(1 for e in trusted if e.generation),
-        expired=sum(1 for e in trusted if e.status == "expired"),
-        expiring=sum(1 for e in trusted if e.status == "expiring"),
+        expired=sum(1 for e in listed if e.status == "expired"),
+        expiring=sum(1 for e in listed if e.status == "expiring"),
         notes=tuple(notes),
     )
