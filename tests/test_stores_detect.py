@@ -159,3 +159,34 @@ def test_jceks_is_not_created() -> None:
     with pytest.raises(UsageError) as caught:
         create_store(StoreType.JCEKS, _g1(), password="changeit")
     assert caught.value.message.startswith("rdstrust creates jks, pkcs12 or pem stores")
+
+
+def _pkcs12_salts(data: bytes) -> set[bytes]:
+    """The MAC salt and every envelope's encryption salt of a PKCS12 file rdstrust wrote."""
+    from rdstrust.stores import _der as der
+
+    pfx = der.parse(data).children()
+    salts = {pfx[2].children()[1].content}
+    auth_safe = pfx[1].children()[1].children()[0].content
+    for info in der.parse(auth_safe).children():
+        ci = info.children()
+        if der.oid_str(ci[0]) != "1.2.840.113549.1.7.6":  # encryptedData
+            continue
+        alg = ci[1].children()[0].children()[1].children()[1].children()
+        params = alg[1].children()
+        if der.oid_str(alg[0]) == "1.2.840.113549.1.5.13":  # PBES2: the salt is PBKDF2's
+            salts.add(params[0].children()[1].children()[0].content)
+        else:
+            salts.add(params[0].content)
+    return salts
+
+
+@pytest.mark.parametrize("profile", ["modern", "legacy"])
+def test_pkcs12_salts_are_deterministic_but_differ_by_password(profile: str) -> None:
+    a = create_store(StoreType.PKCS12, _g1(), password="first", profile=profile)
+    again = create_store(StoreType.PKCS12, _g1(), password="first", profile=profile)
+    b = create_store(StoreType.PKCS12, _g1(), password="second", profile=profile)
+    assert a == again  # same inputs, byte-identical store
+    salts_a, salts_b = _pkcs12_salts(a), _pkcs12_salts(b)
+    assert len(salts_a) == 2 and len(salts_b) == 2  # MAC salt and encryption salt
+    assert not salts_a & salts_b

@@ -216,9 +216,23 @@ def _crypt(alg: Tlv, password: str, data: bytes, *, encrypt: bool) -> bytes:
     raise _Undecryptable(f"unsupported algorithm {name}")
 
 
-def _profile_alg(profile: str, plaintext: bytes) -> bytes:
+def _seed(label: bytes, password: str | None, content: bytes) -> bytes:
+    """Deterministic salt material: HMAC-SHA256 keyed by the password over the content.
+
+    Salts are usually random; here "same inputs, byte-identical store" is a requirement, so they
+    are derived from the inputs. The trade-off: identical stores protected by the same password
+    (say, on many hosts) share their salts, so one precomputation against that password serves
+    them all; a store's entries are public CA certificates and the password only guards
+    integrity, which keeps that acceptable. Keying by the password means stores with different
+    passwords never share a salt.
+    """
+    key = (password or "").encode("utf-8", "surrogatepass")
+    return hmac.new(key, label + b"\x00" + content, "sha256").digest()
+
+
+def _profile_alg(profile: str, plaintext: bytes, password: str | None) -> bytes:
     """The algorithm identifier rdstrust encrypts new content with (deterministic salt/IV)."""
-    seed = hashlib.sha256(b"rdstrust-pkcs12\x00" + plaintext).digest()
+    seed = _seed(b"rdstrust-pkcs12", password, plaintext)
     salt, iv = seed[:16], hashlib.sha256(seed).digest()[:16]
     if profile == "legacy":
         return der.seq(
@@ -358,8 +372,8 @@ def _pfx(auth_safe: bytes, mac: _Mac | None, password: str | None) -> bytes:
     return der.seq(*parts)
 
 
-def _profile_mac(profile: str, auth_safe: bytes) -> _Mac:
-    salt = hashlib.sha256(b"rdstrust-pkcs12-mac\x00" + auth_safe).digest()[:16]
+def _profile_mac(profile: str, auth_safe: bytes, password: str | None) -> _Mac:
+    salt = _seed(b"rdstrust-pkcs12-mac", password, auth_safe)[:16]
     return _Mac("sha1" if profile == "legacy" else "sha256", salt, ITERATIONS)
 
 
@@ -447,14 +461,14 @@ class Pkcs12Store:
                 continue
             alg = safe.alg
             if alg is not None and (reencrypt or _alg_profile(alg) is None or _is_rc2(alg)):
-                alg = _profile_alg(chosen, der.seq(*bags))
+                alg = _profile_alg(chosen, der.seq(*bags), password)
             envelopes.append(_envelope(bags, alg, password))
         if add:
             bags = [_cert_bag(c) for c in add]
             encrypt = any(s.alg is not None for s in self._safes) or (
                 not self._safes and password is not None
             )
-            alg = _profile_alg(chosen, der.seq(*bags)) if encrypt else None
+            alg = _profile_alg(chosen, der.seq(*bags), password) if encrypt else None
             envelopes.append(_envelope(bags, alg, password))
         auth_safe = der.seq(*envelopes)
         mac = self.mac
@@ -463,7 +477,7 @@ class Pkcs12Store:
             and profile is not None
             and (mac.digest == "sha1") != (profile == "legacy")
         ):
-            mac = _profile_mac(profile, auth_safe)
+            mac = _profile_mac(profile, auth_safe, password)
         return _pfx(auth_safe, mac, password)
 
 
@@ -481,8 +495,8 @@ def create(add: Sequence[NewCert], *, password: str | None, profile: str | None 
     bags = [_cert_bag(c) for c in add]
     if password is None:
         return _pfx(der.seq(_envelope(bags, None, None)), None, None)
-    auth_safe = der.seq(_envelope(bags, _profile_alg(chosen, der.seq(*bags)), password))
-    return _pfx(auth_safe, _profile_mac(chosen, auth_safe), password)
+    auth_safe = der.seq(_envelope(bags, _profile_alg(chosen, der.seq(*bags), password), password))
+    return _pfx(auth_safe, _profile_mac(chosen, auth_safe, password), password)
 
 
 def looks_like_pkcs12(data: bytes) -> bool:
