@@ -7,6 +7,8 @@ with Temurin 25 where it is installed.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -282,6 +284,40 @@ def test_find_java(tmp_path: Path, java: str, monkeypatch: pytest.MonkeyPatch) -
     assert find_java(jdk) == str(jdk / "bin" / "java")
     monkeypatch.setenv("JAVA_HOME", str(jdk))
     assert find_java() == str(jdk / "bin" / "java")
+
+
+def test_find_java_looks_up_a_bare_name_on_path(
+    tmp_path: Path, java: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bare command name is looked up on PATH as a shell would, not in the current directory.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    mine = bin_dir / "java-for-rdstrust"
+    mine.symlink_to(Path(java).resolve())
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert find_java("java-for-rdstrust") == str(mine)
+    assert find_java("java") == shutil.which("java")
+    # Control: a name that is on no PATH entry is not found.
+    assert find_java("no-such-java-for-rdstrust") is None
+
+
+def test_cli_java_bare_name_and_env(
+    tmp_path: Path, java: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(tmp_path, "jks", certs(G1))
+    monkeypatch.setenv("PATH", f"{Path(java).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    args = ["-s", str(store), "--bundle", str(G1), "--storepass", PASSWORD, "--jvm"]
+    args += ["--chain", str(CHAINS / "rsa2048-g1-us-east-1" / "chain.pem")]
+    code, out, err = run(*args, "--java", "java")
+    assert code == 0, err
+    assert "(agrees)" in out
+    monkeypatch.setenv("RDSTRUST_JAVA", "java")
+    code, out, err = run(*args)
+    assert code == 0, err
+    # Control: a bare name that is nowhere on PATH is exit 7, one line.
+    monkeypatch.setenv("RDSTRUST_JAVA", "no-such-java-for-rdstrust")
+    code, out, err = run(*args)
+    assert code == 7 and out == "" and err.startswith("rdstrust: error: --jvm needs Java")
 
 
 def test_not_a_java(tmp_path: Path) -> None:

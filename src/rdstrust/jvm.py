@@ -62,8 +62,17 @@ class JavaVerdict:
 
 
 def find_java(explicit: str | Path | None = None) -> str | None:
-    """The ``java`` to run: ``explicit``, else ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
+    """The ``java`` to run: ``explicit``, else ``$JAVA_HOME/bin/java``, else ``java`` on PATH.
+
+    ``explicit`` is a java binary, a JDK directory, or a bare command name (``java``, ``java17``)
+    that is looked up on PATH, as a shell would.
+    """
     if explicit is not None:
+        text = str(explicit)
+        bare = text and os.sep not in text and (os.altsep is None or os.altsep not in text)
+        found = shutil.which(text) if bare and not Path(text).is_dir() else None
+        if found is not None:
+            return found
         path = Path(explicit)
         if path.is_dir():
             path = path / "bin" / "java"
