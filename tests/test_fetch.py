@@ -21,7 +21,10 @@ from rdstrust.fetch import (
     FetchResult,
     Partition,
     bundle_url,
+    check_ca_bundle,
     check_region,
+    check_region_code,
+    check_url,
     fetch_bundle,
     normalize_sha256,
     output_name,
@@ -202,6 +205,77 @@ def test_expect_sha256_forms() -> None:
     assert normalize_sha256(None) is None
     with pytest.raises(UsageError, match="not a SHA-256"):
         normalize_sha256("abc")
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://[::1", "not a valid URL (Invalid IPv6 URL)"),
+        ("https://127.0.0.1:99999/x", "not a valid URL (Port out of range"),
+        ("https://127.0.0.1:port/x", "not a valid URL"),
+        ("https://127.0.0.1:0/x", "has port 0"),
+        ("https://a b/x", "does not name a valid host"),
+        ("https://a..b/x", "does not name a valid host"),
+        ("https:///x", "only fetched over HTTPS"),
+        ("ftp://example.com/x", "only fetched over HTTPS"),
+        ("https://user:s3cret@[::1", "'https://***@[::1'"),
+    ],
+)
+def test_malformed_urls_are_usage_errors(url: str, words: str) -> None:
+    with pytest.raises(UsageError) as info:
+        check_url(url)
+    assert words in info.value.message
+    assert "s3cret" not in info.value.message
+    with pytest.raises(UsageError):
+        fetch_bundle(url)
+
+
+def test_good_urls_pass() -> None:
+    for url in ("https://127.0.0.1:8443/x.pem", "https://[::1]:443/x", "https://mirror.corp/a"):
+        assert check_url(url) == url
+
+
+def test_region_code_syntax_without_partition_rules() -> None:
+    assert check_region_code(" US-GOV-West-1 ") == "us-gov-west-1"
+    assert check_region_code("global") == "global"
+    with pytest.raises(UsageError, match="not a region code"):
+        check_region_code("mars-1")
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), 1e10])
+def test_timeout_must_be_finite_and_positive(server: HTTPSServer, timeout: float) -> None:
+    with pytest.raises(UsageError, match="--timeout"):
+        fetch(server, timeout=timeout)
+    assert server.requests == []
+
+
+def test_ca_bundle_is_checked_before_any_request(server: HTTPSServer, tmp_path: Path) -> None:
+    server.route(PATH, Reply(body=G1_PEM.read_bytes()))
+    not_pem = tmp_path / "not-a-ca.pem"
+    not_pem.write_text("hello\n")
+    cases = [
+        (tmp_path / "missing.pem", "--ca-bundle file .*missing.pem does not exist"),
+        (not_pem, "holds no PEM CA certificate"),
+        (Path("/dev/null"), "is not a regular file"),
+    ]
+    for path, words in cases:
+        with pytest.raises(UsageError, match=words):
+            fetch(server, ca_bundle=path)
+    assert server.requests == []
+    # Control: the server's real CA file works, and so does a directory.
+    assert check_ca_bundle(server.ca_file) == str(server.ca_file)
+    assert check_ca_bundle(tmp_path) == str(tmp_path)
+    assert fetch(server).certificates == 9
+
+
+def test_a_missing_requests_ca_bundle_is_a_usage_error(
+    server: HTTPSServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "gone.pem"))
+    with pytest.raises(UsageError, match=r"REQUESTS_CA_BUNDLE file .*gone\.pem does not exist"):
+        fetch(server, ca_bundle=None)
+    assert server.requests == []
+    assert check_ca_bundle(server.ca_file) == str(server.ca_file)  # an explicit one wins
 
 
 def test_http_url_is_refused_before_any_request() -> None:

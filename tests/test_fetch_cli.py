@@ -294,6 +294,10 @@ def test_missing_output_directory_fails_before_downloading(server: HTTPSServer) 
         (("--url", "https://127.0.0.1:9/x.pem", "--source", "x.pem"), "either --url or --source"),
         (("--expect-sha256", "nope"), "not a SHA-256 digest"),
         (("-o", "-", "--json"), "cannot go with --json"),
+        (("--url", "https://[::1"), "not a valid URL (Invalid IPv6 URL)"),
+        (("--url", "https://127.0.0.1:99999/x"), "Port out of range"),
+        (("--url", "https://a b/x"), "does not name a valid host"),
+        (("--url", "https://127.0.0.1:1/x", "--ca-bundle", "missing.pem"), "does not exist"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], words: str) -> None:
@@ -307,6 +311,30 @@ def test_unknown_partition_is_rejected_by_the_parser() -> None:
     code, _, stderr = rdstrust("--partition", "aws-eu")
     assert code == 2
     assert "aws-eu" in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--timeout", "inf"), "Invalid value for '--timeout': 'inf' is not a number of seconds"),
+        (("--timeout", "0"), "greater than 0 and at most 3600"),
+        (("--timeout", "-1"), "greater than 0"),
+        (("--timeout", "nan"), "greater than 0"),
+        (("--format", "der"), "Invalid value for '--format': 'der' is not one of 'pem', 'p7b'."),
+    ],
+)
+def test_bad_option_values_are_rejected_by_the_parser(
+    tmp_path: Path, args: tuple[str, ...], words: str
+) -> None:
+    code, stdout, stderr = rdstrust("--url", "https://127.0.0.1:1/x", *args)
+    assert code == 2 and stdout == ""
+    assert words in stderr and "Traceback" not in stderr and "Value error" not in stderr
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_choices_are_case_insensitive(tmp_path: Path) -> None:
+    code, _, stderr = rdstrust("--source", str(G1_PEM), "--format", "PEM", "--partition", "AWS")
+    assert code == 0, stderr
 
 
 def test_output_that_is_a_directory_exits_5(server: HTTPSServer) -> None:

@@ -129,16 +129,60 @@ def test_starttls_none_against_plain_tcp() -> None:
         ("[::1]:5433", ("::1", 5433)),
         ("[::1]", ("::1", 5432)),
         ("::1", ("::1", 5432)),
+        ("db_1.internal.:5433", ("db_1.internal.", 5433)),
+        ("bücher.example", ("bücher.example", 5432)),
     ],
 )
 def test_parse_target(target: str, expected: tuple[str, int]) -> None:
     assert parse_target(target) == expected
 
 
-@pytest.mark.parametrize("target", ["", ":5432", "db:0", "db:70000", "db:port", "[::1"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "",
+        ":5432",
+        "db:0",
+        "db:70000",
+        "db:port",
+        "[::1",
+        "db:5432:1",  # several ':' and not an IPv6 address
+        "a..b",  # an empty label: the resolver would raise UnicodeError
+        "a b",
+        "-db",
+        "[::1]:99999",
+        "x" * 64 + ".example",  # a label longer than 63
+    ],
+)
 def test_parse_target_errors(target: str) -> None:
     with pytest.raises(UsageError):
         parse_target(target)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "timeout", "words"),
+    [
+        ("127.0.0.1", 5432, 0, "greater than 0"),
+        ("127.0.0.1", 5432, -1, "greater than 0"),
+        ("127.0.0.1", 5432, float("nan"), "greater than 0"),
+        ("127.0.0.1", 5432, float("inf"), "greater than 0"),
+        ("127.0.0.1", 5432, 1e10, "at most 3600"),
+        ("127.0.0.1", 0, 1, "not a port number"),
+        ("127.0.0.1", 65536, 1, "not a port number"),
+        ("a..b", 5432, 1, "not a host name"),
+    ],
+)
+def test_probe_refuses_bad_arguments_before_connecting(
+    host: str, port: int, timeout: float, words: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        probe(host, port, timeout=timeout)
+    assert words in info.value.message and info.value.exit_code == 2
+
+
+def test_probe_refuses_a_bad_server_name() -> None:
+    with pytest.raises(UsageError, match="not a host name"):
+        probe("127.0.0.1", free_port(), timeout=1, server_name="a..b")
 
 
 @pytest.mark.parametrize(
@@ -162,6 +206,46 @@ def test_cli_probe_errors() -> None:
     assert result.stderr.startswith("rdstrust: error: Connection to 127.0.0.1:")
     result = runner.invoke(app, ["probe", "db:port"])
     assert result.exit_code == 2 and "not a port number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--timeout", "0"], "'0' is not a number of seconds greater than 0"),
+        (["--timeout", "-1"], "greater than 0"),
+        (["--timeout", "nan"], "greater than 0"),
+        (["--timeout", "1e309"], "greater than 0"),
+        (["--starttls", "bogus"], "'bogus' is not one of 'postgres', 'none'."),
+    ],
+)
+def test_cli_probe_bad_option_values_exit_2(args: list[str], words: str) -> None:
+    result = runner.invoke(app, ["probe", "127.0.0.1:1", *args])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_save_chain_into_a_directory_fails_once_before_connecting(tmp_path: Path) -> None:
+    with TcpServer(None, close=False) as server:
+        result = runner.invoke(
+            app,
+            ["probe", f"127.0.0.1:{server.port}", "--timeout", "1", "--save-chain", str(tmp_path)],
+        )
+        assert server.conns == []
+    assert result.exit_code == 5 and result.stdout == ""
+    assert result.stderr == (
+        f"rdstrust: error: Output {tmp_path} is a directory; give a file name with --save-chain.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_save_chain_from_a_tls_endpoint(tmp_path: Path) -> None:
+    saved = tmp_path / "chain.pem"
+    with HTTPSServer(chain="ecc384-g1-eu-west-1") as server:
+        args = ["probe", f"127.0.0.1:{server.port}", "--starttls", "NONE", "--save-chain"]
+        result = runner.invoke(app, [*args, str(saved)])
+    assert result.exit_code == 0, result.stderr
+    assert "CN=Amazon RDS eu-west-1 Subordinate CA ECC384 G1" in read_chain(saved).leaf.issuer
+    assert result.stderr.strip() == f"chain of 2 certificate(s) written to {saved}"
 
 
 # --- a real PostgreSQL server -------------------------------------------------------------

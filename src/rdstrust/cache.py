@@ -64,7 +64,10 @@ class CacheEntry:
 
 def redact_url(url: str) -> str:
     """``url`` without any ``user:password@`` part, for messages, results and cache metadata."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: still hide whatever precedes an '@'
+        return re.sub(r"(?<=//)[^/@]*@", "***@", url)
     if "@" not in parts.netloc:
         return url
     host = parts.netloc.rsplit("@", 1)[1]

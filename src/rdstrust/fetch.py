@@ -20,6 +20,8 @@ The bundle decides whom a fleet of database clients trusts, so the download is s
 from __future__ import annotations
 
 import http.client
+import math
+import os
 import random
 import re
 import ssl
@@ -49,6 +51,8 @@ DEFAULT_BACKOFF = 0.5
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 #: Redirect hops followed before giving up.
 MAX_REDIRECTS = 5
+#: Longest accepted timeout in seconds (a huge one overflows the socket's deadline).
+MAX_TIMEOUT = 3600.0
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -136,12 +140,7 @@ def check_region(region: str, partition: Partition | str = Partition.AWS) -> str
     ``aws-us-gov`` only, ``cn-*`` regions to ``aws-cn`` only.
     """
     part = _partition(partition)
-    code = region.strip().lower()
-    if code != "global" and not _REGION.fullmatch(code):
-        raise UsageError(
-            f"--region {region!r} is not a region code; give one such as us-east-1, or 'global' "
-            "for the bundle of every region."
-        )
+    code = check_region_code(region)
     if code == "global":
         return code
     for other, prefix in _PREFIXES.items():
@@ -160,6 +159,21 @@ def check_region(region: str, partition: Partition | str = Partition.AWS) -> str
         raise UsageError(
             f"Region {code} is in an isolated partition whose bundle is not published on the "
             "internet; download it inside that partition and pass --source FILE."
+        )
+    return code
+
+
+def check_region_code(region: str) -> str:
+    """The normalized ``region`` (``global`` or a code such as ``us-east-1``), whatever its
+    partition; raises :class:`UsageError` when it is not spelled like a region code.
+
+    :func:`check_region` adds the partition rules; ``verify --region`` only needs this.
+    """
+    code = region.strip().lower()
+    if code != "global" and not _REGION.fullmatch(code):
+        raise UsageError(
+            f"--region {region!r} is not a region code; give one such as us-east-1, or 'global' "
+            "for the bundle of every region."
         )
     return code
 
@@ -209,7 +223,8 @@ def fetch_bundle(
     is used (see :func:`bundle_url`). ``cache_dir`` defaults to
     :func:`rdstrust.cache.default_cache_dir`; ``use_cache=False`` neither reads nor writes the
     cache. ``ca_bundle`` replaces the CA file used to verify the server (default:
-    ``REQUESTS_CA_BUNDLE`` or requests' own bundle). ``backoff`` is the first retry delay in
+    ``REQUESTS_CA_BUNDLE`` or requests' own bundle; checked up front, see
+    :func:`check_ca_bundle`). ``backoff`` is the first retry delay in
     seconds (0 retries at once, as tests do).
 
     Nothing is written except the cache entry of a validated bundle; write the output with
@@ -226,9 +241,17 @@ def fetch_bundle(
         _check_digest(bundle.sha256, expected, str(source))
         return _result(bundle, source=str(source), url=None)
     target = url if url is not None else bundle_url(region_code, partition, fmt)
-    _check_url(target)
-    if retries < 0 or timeout <= 0 or max_bytes <= 0:
-        raise UsageError("--retries must be 0 or more, --timeout and max_bytes positive.")
+    check_url(target)
+    if retries < 0 or max_bytes <= 0:
+        raise UsageError("--retries must be 0 or more, and max_bytes positive.")
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout)) or not (
+        0 < timeout <= MAX_TIMEOUT
+    ):
+        raise UsageError(
+            f"--timeout {timeout!r} is not a number of seconds greater than 0 and at most "
+            f"{MAX_TIMEOUT:g}."
+        )
+    verify = check_ca_bundle(ca_bundle)
     cache = BundleCache(cache_dir) if use_cache else None
     cached = cache.load(target) if cache is not None else None
     download = _download_with_retries(
@@ -238,7 +261,7 @@ def fetch_bundle(
         retries=retries,
         backoff=backoff,
         max_bytes=max_bytes,
-        verify=str(ca_bundle) if ca_bundle is not None else True,
+        verify=verify,
         progress=progress,
     )
     from_cache = download.status == 304
@@ -277,11 +300,14 @@ def fetch_bundle(
     )
 
 
-def check_output_path(path: str | Path) -> None:
-    """Fail early (before downloading) when ``path`` cannot be an output file."""
+def check_output_path(path: str | Path, option: str = "-o") -> None:
+    """Fail early (before downloading) when ``path`` cannot be an output file.
+
+    ``option`` names the command-line option that gave the path, for the message.
+    """
     p = Path(path)
     if p.is_dir():
-        raise StoreError(f"Output {p} is a directory; give a file name with -o.", path=str(p))
+        raise StoreError(f"Output {p} is a directory; give a file name with {option}.", path=str(p))
     parent = p.parent if str(p.parent) else Path()
     if not parent.is_dir():
         raise StoreError(
@@ -360,13 +386,81 @@ def _format(value: BundleFormat | str) -> BundleFormat:
         raise UsageError(f"--format {value!r} is unknown; use pem or p7b.") from None
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "https" or not parts.hostname:
+def check_url(url: str) -> str:
+    """Return ``url`` if it is a well-formed ``https://`` URL; raises :class:`UsageError`.
+
+    Catches what would otherwise surface as ``ValueError`` deep inside urllib / requests: an
+    unclosed IPv6 bracket, a port outside 1-65535, a host name with spaces.
+    """
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a non-numeric or out-of-range port
+        host = parts.hostname
+    except ValueError as exc:
+        raise UsageError(f"--url {shown!r} is not a valid URL ({exc}); check it.") from None
+    if parts.scheme.lower() != "https" or not host:
         raise UsageError(
-            f"Refusing {redact_url(url)!r}: the bundle is only fetched over HTTPS with "
+            f"Refusing {shown!r}: the bundle is only fetched over HTTPS with "
             "certificate verification; give an https:// URL."
         )
+    if port == 0:
+        raise UsageError(f"--url {shown!r} has port 0; give a port from 1 to 65535.")
+    if not _is_host(host):
+        raise UsageError(
+            f"--url {shown!r} does not name a valid host ({host!r}); check it for spaces or "
+            "other characters a host name cannot hold."
+        )
+    return url
+
+
+def _is_host(host: str) -> bool:
+    from rdstrust.probe import check_host
+
+    try:
+        check_host(host)
+    except UsageError:
+        return False
+    return True
+
+
+def check_ca_bundle(path: str | Path | None) -> str | bool:
+    """What to verify the server with: ``path`` (a readable CA file or directory) or, for
+    ``None``, ``True`` (requests' default after ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``).
+
+    Raises :class:`UsageError` when ``path``, or the file one of those variables names, is
+    missing, unreadable or holds no certificate: requests would raise a bare ``OSError`` for
+    that in the middle of the download.
+    """
+    if path is not None:
+        return _check_ca_file(Path(path), "--ca-bundle")
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(var)
+        if value:
+            # requests uses the first one set (sessions.py merge_environment_settings).
+            _check_ca_file(Path(value), var)
+            break
+    return True
+
+
+def _check_ca_file(p: Path, what: str) -> str:
+    if p.is_dir():
+        if not os.access(p, os.R_OK | os.X_OK):
+            raise UsageError(f"{what} directory {p} is not readable; check its permissions.")
+        return str(p)
+    if not p.exists():
+        raise UsageError(f"{what} file {p} does not exist; give the path of a PEM CA file.")
+    if not p.is_file():
+        raise UsageError(f"{what} {p} is not a regular file; give the path of a PEM CA file.")
+    try:
+        ssl.create_default_context(cafile=str(p))
+    except ssl.SSLError:
+        raise UsageError(
+            f"{what} file {p} holds no PEM CA certificate; give the CA file of your mirror."
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"{what} file {p} cannot be read: {exc.strerror or exc}.") from None
+    return str(p)
 
 
 def _check_digest(actual: str, expected: str | None, shown: str) -> None:
@@ -529,6 +623,12 @@ def _get(
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise _connect_error(host, exc, timeout) from None
     except requests.exceptions.RequestException as exc:
+        raise FetchError(
+            f"Cannot request {redact_url(url)}: {_reason(exc)}.", url=redact_url(url)
+        ) from None
+    except (OSError, ValueError) as exc:
+        # requests raises a bare OSError for an unusable CA file and ValueError for some
+        # malformed URLs; both were checked up front, this keeps any leftover from a traceback.
         raise FetchError(
             f"Cannot request {redact_url(url)}: {_reason(exc)}.", url=redact_url(url)
         ) from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import re
 import socket
 import ssl
@@ -36,6 +37,12 @@ from rdstrust.pathcheck import Chain, leaf_names
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 DEFAULT_PORT = 5432
 DEFAULT_TIMEOUT = 10.0
+#: Longest accepted timeout in seconds: a huge one overflows the socket's deadline
+#: (``OverflowError: timestamp out of range``).
+MAX_TIMEOUT = 3600.0
+
+# One DNS label (letters, digits, '-', and '_' which some internal zones use).
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
 
 _SUBORDINATE = re.compile(
     r"^Amazon RDS (?P<region>(?:(?:Beta|Preview) )?[a-z]{2}(?:-[a-z]+)+-\d+) Subordinate CA "
@@ -109,7 +116,11 @@ class ProbeResult:
 
 
 def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """Split ``HOST[:PORT]`` (``[v6]:PORT`` for IPv6 addresses); raises :class:`UsageError`."""
+    """Split ``HOST[:PORT]`` (``[v6]:PORT`` for IPv6 addresses); raises :class:`UsageError`.
+
+    The host must be a host name or an IP address (see :func:`check_host`); an IPv6 address
+    without brackets takes no port (``::1`` is a host, ``db:5432:1`` is an error).
+    """
     text = target.strip()
     host, port_text = text, ""
     if text.startswith("["):
@@ -123,13 +134,64 @@ def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
             port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+    elif ":" in text and not _is_ip(text):
+        raise UsageError(
+            f"'{target}' is not HOST[:PORT]: it has several ':'; write an IPv6 address in "
+            "brackets, [ADDRESS]:PORT."
+        )
     if not host:
         raise UsageError(f"'{target}' names no host; write HOST[:PORT].")
+    host = check_host(host)
     if not port_text:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"'{port_text}' in '{target}' is not a port number (1-65535).")
-    return host, int(port_text)
+    return host, check_port(port_text, f"'{port_text}' in '{target}'")
+
+
+def check_host(host: str) -> str:
+    """Return ``host`` if it is an IP address or a syntactically valid host name.
+
+    Raises :class:`UsageError` otherwise (empty labels, spaces, names over 253 characters),
+    before the resolver gets a chance to fail with an encoding error. International names are
+    accepted in their IDNA (``xn--``) form or as Unicode.
+    """
+    text = host.strip()
+    if _is_ip(text):
+        return text.strip("[]")
+    try:
+        ascii_name = text.encode("idna").decode("ascii") if text else ""
+    except UnicodeError:
+        ascii_name = ""
+    labels = ascii_name.rstrip(".").split(".")
+    if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.fullmatch(x) for x in labels):
+        raise UsageError(
+            f"{host!r} is not a host name or IP address; check for typos such as spaces or "
+            "an empty part between dots."
+        )
+    return text
+
+
+def check_port(port: int | str, shown: str | None = None) -> int:
+    """Return ``port`` as an int if it is 1-65535; raises :class:`UsageError` otherwise."""
+    text = str(port).strip()
+    if not (text.isdigit() and 0 < int(text) < 65536):
+        raise UsageError(f"{shown or repr(str(port))} is not a port number (1-65535).")
+    return int(text)
+
+
+def check_timeout(timeout: float) -> float:
+    """Return ``timeout`` if it is a finite number of seconds in (0, :data:`MAX_TIMEOUT`].
+
+    Raises :class:`UsageError` otherwise: ``0`` would make the socket non-blocking ("Operation
+    now in progress"), and ``inf`` or ``nan`` are no timeouts at all.
+    """
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout)) or not (
+        0 < timeout <= MAX_TIMEOUT
+    ):
+        raise UsageError(
+            f"Timeout {timeout!r} is not a number of seconds greater than 0 and at most "
+            f"{MAX_TIMEOUT:g}."
+        )
+    return float(timeout)
 
 
 def classify_issuer(name: x509.Name) -> tuple[Generation, str | None]:
@@ -178,9 +240,16 @@ def probe(
 
     ``server_name`` is sent as SNI (default: ``host`` unless it is an IP address). Raises
     :class:`ProbeError` (exit code 6) when the server cannot be reached, refuses TLS, is not
-    PostgreSQL, or the handshake fails.
+    PostgreSQL, or the handshake fails, and :class:`UsageError` (exit code 2) for a host that
+    is not a host name or address, a port outside 1-65535, or a timeout that is not a finite
+    number of seconds in (0, 3600].
     """
     starttls = StartTLS(starttls)
+    host = check_host(host)
+    port = check_port(port)
+    timeout = check_timeout(timeout)
+    if server_name:
+        server_name = check_host(server_name)
     where = f"{host}:{port}"
     sock = _connect(host, port, timeout)
     try:

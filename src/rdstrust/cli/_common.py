@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -15,6 +16,80 @@ from rdstrust.certs import G1_GENERATIONS, Generation
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
 from rdstrust.output import dumps
 from rdstrust.stores import StoreType
+
+#: Longest accepted ``--timeout`` in seconds (a huge one overflows the socket's deadline).
+MAX_TIMEOUT = 3600.0
+#: Widest accepted ``--warn-days`` / ``--expiring-days`` window: a century.
+MAX_DAYS = 36500
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def choice(enum: type[_E]) -> Callable[[Any], _E]:
+    """An option ``parser=`` for ``enum``'s values, case-insensitive.
+
+    Typer 0.29 validates Enum options through pydantic, whose message reads "Value error,
+    'x' is not one of ...". A parser that raises :class:`typer.BadParameter` gets Click's plain
+    "Invalid value for '--format': 'x' is not one of 'pem', 'p7b'." instead.
+    """
+    names = ", ".join(repr(str(m.value)) for m in enum)
+
+    def parse(value: Any) -> _E:
+        if isinstance(value, enum):
+            return value
+        text = str(value).strip().lower()
+        for member in enum:
+            if str(member.value).lower() == text:
+                return member
+        raise typer.BadParameter(f"{str(value)!r} is not one of {names}.")
+
+    return parse
+
+
+def seconds(value: Any) -> float:
+    """Parser for ``--timeout``: a finite number of seconds, more than 0, at most an hour."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and 0 < number <= MAX_TIMEOUT):
+        raise typer.BadParameter(
+            f"{str(value)!r} is not a number of seconds greater than 0 and at most {MAX_TIMEOUT:g}."
+        )
+    return number
+
+
+def whole_number(low: int, high: int, unit: str = "") -> Callable[[Any], int]:
+    """An option ``parser=`` for a whole number from ``low`` to ``high``.
+
+    Unlike ``min=`` / ``max=`` (pydantic's "Input should be less than or equal to ..."), the
+    message says what the option takes.
+    """
+    what = f"whole number of {unit}" if unit else "whole number"
+
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{str(value)!r} is not a {what} from {low} to {high}.")
+        return number
+
+    return parse
+
+
+#: Parser for ``--warn-days`` / ``--expiring-days``: 0 to a century.
+days = whole_number(0, MAX_DAYS, "days")
+
+
+def port_number(value: Any) -> int:
+    """Parser for ``--port``: 1 to 65535."""
+    text = str(value).strip()
+    if not (text.isdigit() and 0 < int(text) < 65536):
+        raise typer.BadParameter(f"{str(value)!r} is not a port number (1-65535).")
+    return int(text)
+
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON on stdout (for pipelines).")
@@ -174,6 +249,7 @@ StoreTypeOption = Annotated[
     StoreType | None,
     typer.Option(
         "--store-type",
+        parser=choice(StoreType),
         help="Type of a store to create (default: from its extension .jks/.p12/.pem).",
         show_default=False,
     ),
@@ -189,6 +265,7 @@ Pkcs12ProfileOption = Annotated[
     Pkcs12Profile | None,
     typer.Option(
         "--pkcs12-profile",
+        parser=choice(Pkcs12Profile),
         help=(
             "PKCS12 encryption: modern (AES-256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC; "
             "for Java 8 before 8u301). Default: keep the store's, modern for a new store."

@@ -14,7 +14,17 @@ from typing import Annotated, TextIO
 
 import typer
 
-from rdstrust.cli._common import AllowForeignOption, JsonOption, err, exit_on_error, out
+from rdstrust.cli._common import (
+    MAX_TIMEOUT,
+    AllowForeignOption,
+    JsonOption,
+    choice,
+    err,
+    exit_on_error,
+    out,
+    seconds,
+    whole_number,
+)
 from rdstrust.errors import UsageError
 from rdstrust.fetch import (
     DEFAULT_RETRIES,
@@ -43,13 +53,15 @@ PartitionOption = Annotated[
         "--partition",
         help="AWS partition: aws, aws-us-gov (GovCloud) or aws-cn (China).",
         envvar="RDSTRUST_PARTITION",
-        case_sensitive=False,
+        parser=choice(Partition),
     ),
 ]
 FormatOption = Annotated[
     BundleFormat,
     typer.Option(
-        "--format", help="Bundle format to download: pem or p7b (PKCS7).", case_sensitive=False
+        "--format",
+        help="Bundle format to download: pem or p7b (PKCS7).",
+        parser=choice(BundleFormat),
     ),
 ]
 UrlOption = Annotated[
@@ -92,15 +104,20 @@ NoCacheOption = Annotated[
 ]
 TimeoutOption = Annotated[
     float,
-    typer.Option("--timeout", help="Seconds to wait for the connection and each read.", min=0.1),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help=f"Seconds to wait for the connection and each read (at most {MAX_TIMEOUT:g}).",
+        parser=seconds,
+    ),
 ]
 RetriesOption = Annotated[
     int,
     typer.Option(
         "--retries",
-        help="Retries after connection errors, timeouts and HTTP 5xx (never after 4xx).",
-        min=0,
-        max=10,
+        metavar="N",
+        help="Retries after connection errors, timeouts and HTTP 5xx (never after 4xx); 0-10.",
+        parser=whole_number(0, 10),
     ),
 ]
 CaBundleOption = Annotated[

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from rdstrust.cli._common import (
+    MAX_DAYS,
     JsonOption,
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
+    days,
     emit,
     err,
     exit_on_error,
@@ -30,7 +32,12 @@ def inspect(
     storepass_file: StorePassFileOption = None,
     soon_days: Annotated[
         int,
-        typer.Option("--expiring-days", min=0, help="Flag certificates expiring within N days."),
+        typer.Option(
+            "--expiring-days",
+            metavar="DAYS",
+            help=f"Flag certificates expiring within this many days (0-{MAX_DAYS}).",
+            parser=days,
+        ),
     ] = SOON_DAYS,
     json: JsonOption = False,
 ) -> None:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from rdstrust.atomic import write_bytes_atomic
-from rdstrust.cli._common import JsonOption, emit, err, exit_on_error
-from rdstrust.errors import StoreError
+from rdstrust.cli._common import MAX_TIMEOUT, JsonOption, choice, emit, err, exit_on_error, seconds
+from rdstrust.fetch import check_output_path
 from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, parse_target
 from rdstrust.probe import probe as run_probe
 
@@ -29,13 +29,16 @@ def probe(
             "--starttls",
             help="postgres: SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct TLS, "
             "other TLS endpoints).",
-            case_sensitive=False,
+            parser=choice(StartTLS),
         ),
     ] = StartTLS.POSTGRES,
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", metavar="SECONDS", help="Seconds to wait for the connection and each step."
+            "--timeout",
+            metavar="SECONDS",
+            help=f"Seconds to wait for the connection and each step (at most {MAX_TIMEOUT:g}).",
+            parser=seconds,
         ),
     ] = DEFAULT_TIMEOUT,
     server_name: Annotated[
@@ -61,20 +64,17 @@ def probe(
 ) -> None:
     """Connect like a PostgreSQL client, show the server's chain and which RDS CA issued it.
 
-    Exit codes: 0 the chain was read, 2 bad HOST[:PORT], 5 --save-chain not writable, 6 the
-    server is unreachable, refuses TLS, or is not PostgreSQL.
+    Exit codes: 0 the chain was read, 2 bad HOST[:PORT] or option value, 5 --save-chain not
+    writable, 6 the server is unreachable, refuses TLS, or is not PostgreSQL.
     """
     with exit_on_error():
         host, port = parse_target(target)
+        if save_chain is not None:
+            # Before connecting: a chain that cannot be saved is not worth a handshake.
+            check_output_path(save_chain, "--save-chain")
         result = run_probe(host, port, starttls=starttls, timeout=timeout, server_name=server_name)
         if save_chain is not None:
-            try:
-                write_bytes_atomic(save_chain, result.chain.to_pem())
-            except OSError as exc:
-                raise StoreError(
-                    f"Cannot write the chain to {save_chain}: {exc.strerror or exc}.",
-                    path=str(save_chain),
-                ) from None
+            write_bytes_atomic(save_chain, result.chain.to_pem())
     emit(result, json=json, human=render_probe(result))
     if save_chain is not None:
         err(f"chain of {len(result.certificates)} certificate(s) written to {save_chain}")
