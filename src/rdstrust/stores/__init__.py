@@ -12,8 +12,6 @@ and ``create`` functions, chosen once by :func:`detect_type`.
 
 from __future__ import annotations
 
-import os
-import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Protocol
 
 from rdstrust.certs import CertInfo
 from rdstrust.errors import StoreError, UsageError
+from rdstrust.files import read_input
 
 
 class StoreType(str, Enum):
@@ -194,45 +193,7 @@ def read_bytes(path: str | Path) -> bytes:
     ``/dev/zero``, a FIFO or a huge file given by mistake must not exhaust memory or hang, so
     at most one byte more than the cap is ever read.
     """
-    p = Path(path)
-    try:
-        # O_NONBLOCK: opening a FIFO with no writer must not hang before we can look at it.
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise StoreError(f"Trust store {p} does not exist.", path=str(p)) from None
-    except IsADirectoryError:
-        raise StoreError(f"{p} is a directory, not a trust store file.", path=str(p)) from None
-    except PermissionError:
-        raise StoreError(
-            f"Cannot read {p}: permission denied (run as the store's owner or with sudo).",
-            path=str(p),
-        ) from None
-    except OSError as exc:
-        raise StoreError(f"Cannot read {p}: {exc.strerror or exc}.", path=str(p)) from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise StoreError(f"{p} is a directory, not a trust store file.", path=str(p))
-        if not stat.S_ISREG(mode):
-            raise StoreError(
-                f"{p} is not a regular file (a device, FIFO or socket), so it cannot be a trust "
-                "store; give the path of the store file itself.",
-                path=str(p),
-            )
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_STORE_BYTES + 1)
-    except OSError as exc:
-        raise StoreError(f"Cannot read {p}: {exc.strerror or exc}.", path=str(p)) from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_STORE_BYTES:
-        raise StoreError(
-            f"{p} is larger than {MAX_STORE_BYTES // (1024 * 1024)} MiB, far too large to be a "
-            "trust store; check the path.",
-            path=str(p),
-        )
-    return data
+    return read_input(path, limit=MAX_STORE_BYTES, what="Trust store", error=StoreError)
 
 
 def parse_store(
