@@ -11,7 +11,10 @@ import pytest
 from conftest import FIXTURES, missing, require_tool, shared_bundle
 from typer.testing import CliRunner
 
+from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
+from rdstrust.errors import UsageError
+from rdstrust.update import update_stores
 
 G1 = FIXTURES / "bundles" / "g1.pem"
 OLD = FIXTURES / "bundles" / "old-2019.pem"
@@ -119,9 +122,69 @@ def test_wrong_password_fails_and_leaves_store(tmp_path: Path) -> None:
     store = tmp_path / "trust.jks"
     assert update("--source", str(G1), "-s", str(store))[0] == 0
     before = snapshot(store)
-    code, _, _ = update("--source", str(G1), "-s", str(store), "--storepass", "wrong")
+    code, stdout, stderr = update("--source", str(G1), "-s", str(store), "--storepass", "wrong")
     assert code == 5
     assert snapshot(store) == before
+    # The failure is on stderr (where a pipeline looks), once, naming the store; the report on
+    # stdout keeps it too.
+    errors = [line for line in stderr.splitlines() if line.startswith("rdstrust: error: ")]
+    assert len(errors) == 1 and str(store) in errors[0] and "password" in errors[0].lower()
+    assert f"{store}: failed" in stdout
+
+
+def test_each_failed_store_is_named_on_stderr(tmp_path: Path) -> None:
+    good, bad, folder = tmp_path / "good.pem", tmp_path / "bad.jks", tmp_path / "folder"
+    bad.write_bytes(b"\xfe\xed\xfe\xed" + b"\x00" * 40)
+    folder.mkdir()
+    code, _, stderr = update(
+        "--source", str(G1), "-s", str(bad), "-s", str(good), "-s", str(folder)
+    )
+    assert code == 5
+    errors = [line for line in stderr.splitlines() if line.startswith("rdstrust: error: ")]
+    assert len(errors) == 2
+    assert str(bad) in errors[0] and str(folder) in errors[1]
+    assert "Traceback" not in stderr
+    # Control: the good store was updated and is not reported as an error.
+    assert not any(str(good) in e for e in errors)
+    assert good.read_text().count("BEGIN CERTIFICATE") == 9
+
+
+def test_region_narrows_the_required_cas(tmp_path: Path) -> None:
+    # A store holding only us-east-1's G1 CAs (a PEM store, written by hand).
+    east = [c for c in read_bundle(G1) if c.region == "us-east-1"]
+    store = tmp_path / "east.pem"
+    store.write_bytes(b"".join(c.pem() for c in east))
+    before = snapshot(store)
+    # With --region us-east-1 the --source bundle is narrowed to that region: nothing missing.
+    code, stdout, stderr = update(
+        "--check", "--source", str(G1), "-s", str(store), "--region", "us-east-1"
+    )
+    assert code == 0, stdout + stderr
+    assert "up-to-date" in stdout and "(3/3 required CAs)" in stdout
+    # Control: without --region every region's G1 CAs are required, and six are missing.
+    code, stdout, _ = update("--check", "--source", str(G1), "-s", str(store))
+    assert code == 1 and "missing 6 of 9" in stdout
+    assert snapshot(store) == before
+
+
+def test_bad_option_values_fail_before_anything_is_written(tmp_path: Path) -> None:
+    store = tmp_path / "x.pem"
+    for args in (
+        ["--warn-days", "99999999999"],
+        ["--warn-days", "-5"],
+        ["--timeout", "0"],
+        ["--store-type", "bogus"],
+        ["--pkcs12-profile", "bogus"],
+    ):
+        result = runner.invoke(app, ["update", "--source", str(G1), "-s", str(store), *args])
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "Value error" not in result.stderr
+        assert f"Invalid value for '{args[0]}'" in result.stderr
+        assert not store.exists(), args
+    # The library refuses the same before touching a store.
+    with pytest.raises(UsageError):
+        update_stores(read_bundle(G1), [store], password_for=lambda p: None, warn_days=-1)
+    assert not store.exists()
 
 
 @pytest.mark.parametrize(
@@ -134,6 +197,12 @@ def test_wrong_password_fails_and_leaves_store(tmp_path: Path) -> None:
         (["--url", "http://example.invalid/b.pem"], 2, "https"),
         (["--source", str(G1), "--jvm"], 2, "--jvm needs --chain"),
         (["--source", str(G1), "--storepass-env", "NO_SUCH_VAR_X"], 2, "NO_SUCH_VAR_X"),
+        (["--source", str(G1), "--server-name", "db"], 2, "--server-name needs --chain"),
+        (["--source", str(G1), "--region", "mars-1"], 2, "not a region code"),
+        (["--source", str(G1), "--region", "us-west-2"], 3, "for region us-west-2"),
+        (["--source", str(G1), "--region", "us-east-1", "--partition", "aws-cn"], 2, "aws-cn"),
+        (["--url", "https://[::1"], 2, "not a valid URL"),
+        (["--url", "https://127.0.0.1:1/x", "--ca-bundle", "missing.pem"], 2, "does not exist"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(

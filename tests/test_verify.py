@@ -18,12 +18,19 @@ from cryptography.hazmat.primitives.serialization import pkcs12 as crypto_pkcs12
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle
+from rdstrust.cache import BundleCache
 from rdstrust.certs import CertInfo, Generation
 from rdstrust.cli import app
-from rdstrust.errors import BundleError, WrongPasswordError
+from rdstrust.errors import BundleError, UsageError, WrongPasswordError
 from rdstrust.pathcheck import PathFailure, read_chain
 from rdstrust.stores import NewCert, StoreType, create_store
-from rdstrust.verify import parse_time, required_cas, verify_store, verify_stores
+from rdstrust.verify import (
+    check_warn_days,
+    parse_time,
+    required_cas,
+    verify_store,
+    verify_stores,
+)
 
 BUNDLES = FIXTURES / "bundles"
 CHAINS = FIXTURES / "chains"
@@ -284,6 +291,64 @@ def test_parse_time() -> None:
     assert parse_time("2061-06-01") == datetime(2061, 6, 1, tzinfo=timezone.utc)
     assert parse_time("2061-06-01T12:00:00Z").hour == 12
     assert parse_time("2061-06-01T12:00:00+02:00").hour == 10
+    assert parse_time("1950-01-01") == datetime(1950, 1, 1, tzinfo=timezone.utc)
+    assert parse_time("9000-12-31T23:59:59Z").year == 9000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01",
+        "1949-12-31T23:59:59Z",
+        "9001-01-01",
+        "9999-12-31T23:59:59",
+        # The offset pushes it past datetime's range: OverflowError without the check.
+        "9999-12-31T23:59:59-05:00",
+        "0001-01-01T00:00:00+05:00",
+    ],
+)
+def test_parse_time_refuses_times_outside_1950_to_9000(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_time(text)
+
+
+def test_warn_days_are_bounded(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    assert check_warn_days(0) == 0 and check_warn_days(36500) == 36500
+    for bad in (-1, 36501, 10**20):
+        with pytest.raises(UsageError):
+            check_warn_days(bad)
+    store = make_store(tmp_path, "pem", certs(G1))
+    with pytest.raises(UsageError):
+        verify_stores([store], g1_bundle, warn_days=-5, at=NOW)
+    with pytest.raises(UsageError):
+        verify_stores([store], g1_bundle, at=datetime(9999, 12, 31, tzinfo=timezone.utc))
+    # The widest window at the latest time does not overflow.
+    late = datetime(9000, 12, 31, tzinfo=timezone.utc)
+    assert not verify_stores([store], g1_bundle, warn_days=36500, at=late).passed
+
+
+def test_a_ca_not_yet_valid_fails_the_store(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    # The fixture G1 roots are valid from 2021-05-25: in 1960 they are present but no client
+    # would accept a chain ending at them.
+    store = make_store(tmp_path, "pem", certs(G1))
+    early = verify_store(
+        store, required_cas(g1_bundle), at=datetime(1960, 1, 1, tzinfo=timezone.utc)
+    )
+    assert not early.passed
+    assert early.membership.ok  # present, but ...
+    assert not early.expiry.ok
+    assert len(early.expiry.not_yet_valid) == 9
+    assert any(r.startswith("CA not yet valid: rds-ca-rsa2048-g1") for r in early.reasons)
+    # ... and the control: the same store judged after 2021-05-25 passes.
+    assert verify_store(store, required_cas(g1_bundle), at=NOW).passed
+
+
+def test_not_yet_valid_other_generation_warns(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
+    store = make_store(tmp_path, "pem", certs(G1))
+    required = required_cas(g1_bundle, ["rds-ca-rsa2048-g1"])
+    report = verify_store(store, required, at=datetime(1960, 1, 1, tzinfo=timezone.utc))
+    assert any(w.startswith("CA not yet valid: rds-ca-ecc384-g1") for w in report.warnings)
+    assert all("ecc384" not in r for r in report.reasons)
 
 
 # --- the command line -------------------------------------------------------------------
@@ -344,6 +409,11 @@ def test_cli_at_after_expiry(tmp_path: Path) -> None:
         (["--bundle", str(G1), "--at", "soon"], 2, "not a time"),
         (["--bundle", str(G1), "--chain", str(G1), "--host", "x"], 2, "either --chain or --host"),
         (["--bundle", str(G1), "--jvm", "--java", "{missing}"], 7, "--jvm needs Java"),
+        (["--bundle", str(G1), "--at", "0001-01-01"], 2, "outside the years 1950 to 9000"),
+        (["--bundle", str(G1), "--at", "9999-12-31T23:59:59"], 2, "outside the years"),
+        (["--bundle", str(G1), "--region", "mars-1"], 2, "not a region code"),
+        (["--bundle", str(G1), "--server-name", "db"], 2, "--server-name needs --chain"),
+        (["--bundle", str(G1), "--host", "a..b"], 2, "not a host name or IP address"),
     ],
 )
 def test_cli_input_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
@@ -353,6 +423,34 @@ def test_cli_input_errors(tmp_path: Path, args: list[str], code: int, message: s
     assert got == code, (out, err)
     assert out == ""
     assert message in err and err.startswith("rdstrust: error: ") and "Traceback" not in err
+
+
+def test_cli_at_before_the_cas_exist_fails(tmp_path: Path) -> None:
+    good = make_store(tmp_path, "pem", certs(G1))
+    code, out, _ = run("-s", str(good), "--bundle", str(G1), "--at", "1960-01-01")
+    assert code == 1
+    assert "not yet valid" in out
+    code, _, _ = run("-s", str(good), "--bundle", str(G1), "--at", "2030-01-01")
+    assert code == 0
+
+
+def test_cli_reference_line_names_the_cached_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without --bundle, verify uses what the last fetch cached, possibly from a mirror: the
+    # report must say so.
+    monkeypatch.setenv("RDSTRUST_CACHE_DIR", str(tmp_path / "cache"))
+    url = "https://mirror.example/rds/global-bundle.pem"
+    entry = BundleCache().store(url, G1.read_bytes(), etag=None, last_modified=None)
+    good = make_store(tmp_path, "pem", certs(G1))
+    code, out, err = run("-s", str(good))
+    assert code == 0, err
+    reference = out.splitlines()[0]
+    assert f"cached from {url} at {entry.fetched_at}" in reference
+    assert str(entry.path) in reference
+    # With --bundle the line names that file only.
+    code, out, _ = run("-s", str(good), "--bundle", str(G1))
+    assert out.splitlines()[0].startswith(f"reference  {G1}:") and "cached" not in out
 
 
 def test_cli_store_errors(tmp_path: Path) -> None:

@@ -21,7 +21,14 @@ from rdstrust.clients import ClientSettings, client_settings
 from rdstrust.errors import ExitCode, RdsTrustError
 from rdstrust.merge import MergeResult, merge_store
 from rdstrust.pathcheck import Chain
-from rdstrust.verify import DEFAULT_WARN_DAYS, VerifyReport, required_cas, verify_store
+from rdstrust.verify import (
+    DEFAULT_WARN_DAYS,
+    VerifyReport,
+    check_time,
+    check_warn_days,
+    required_cas,
+    verify_store,
+)
 
 
 class UpdateStatus(str, Enum):
@@ -103,11 +110,19 @@ def update_stores(
     """Merge ``bundle`` into each store and verify it; with ``check``, write nothing.
 
     ``password_for(path)`` supplies each store's password (``None`` for none), so a caller can
-    prompt per store. Raises :class:`rdstrust.errors.BundleError` when the bundle holds none of
-    the required generations; every per-store problem is recorded in the result instead.
+    prompt per store. ``region`` narrows the required CAs to that region's. Raises
+    :class:`rdstrust.errors.BundleError` when the bundle holds none of the required generations
+    (of ``region``) and :class:`rdstrust.errors.UsageError` for ``warn_days`` outside 0-36500 or
+    ``now`` outside 1950-9000, before any store is touched; every per-store problem is recorded
+    in the result instead.
     """
     from rdstrust.stores import StoreType
 
+    # Checked before the first store is touched: failing in verify_store after the merge would
+    # leave the store written and the run reported as a store failure.
+    check_warn_days(warn_days)
+    if now is not None:
+        check_time(now)
     required = required_cas(bundle, generations, region)
     kind = StoreType(store_type) if store_type else None
     results = []

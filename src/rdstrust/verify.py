@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from rdstrust.bundle import Bundle, read_bundle
+from rdstrust.bundle import Bundle, parse_bundle, read_bundle
 from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation, utcnow
 from rdstrust.errors import BundleError, UsageError
 from rdstrust.jvm import JavaVerdict, java_trust_check, keystore_type
@@ -31,6 +31,12 @@ from rdstrust.stores import StoreContents, StoreEntry, StoreType, read_store
 
 #: Days before a CA's expiry from which ``verify`` warns.
 DEFAULT_WARN_DAYS = 90
+#: Widest accepted warning window: a century.
+MAX_WARN_DAYS = 36500
+#: ``--at`` must lie in this range: certificate times start in 1950 (X.509 UTCTime), and far
+#: beyond 9000 adding a warning window overflows Python's datetime.
+EARLIEST_TIME = datetime(1950, 1, 1, tzinfo=timezone.utc)
+LATEST_TIME = datetime(9000, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,19 @@ class ExpiringCa:
     days_left: int
     #: Whether its generation is one of the required ones (an expired one fails the store).
     required_generation: bool
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Expiry:
-    """Expired and soon-expiring RDS CAs among the store's trusted certificates."""
+    """Expired, soon-expiring and not yet valid RDS CAs among the store's trusted certificates."""
 
     ok: bool
     warn_days: int
     expired: tuple[ExpiringCa, ...]
     expiring: tuple[ExpiringCa, ...]
+    #: CAs whose validity starts after the time checked (``days_left`` counts to their expiry).
+    not_yet_valid: tuple[ExpiringCa, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,36 +161,64 @@ class VerifyResult:
 def parse_time(text: str) -> datetime:
     """Parse ``--at``: an ISO 8601 date or date-time (UTC unless it names an offset).
 
-    Raises :class:`UsageError` for anything else.
+    Raises :class:`UsageError` for anything else, and for times outside 1950-9000 (see
+    :data:`EARLIEST_TIME`, :data:`LATEST_TIME`).
     """
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # An offset can push 9999-12-31 past datetime's range: OverflowError.
+        parsed = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise UsageError(
             f"'{text}' is not a time; write an ISO 8601 date or date-time such as 2061-06-01 "
             "or 2061-06-01T12:00:00Z."
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return check_time(parsed, shown=f"'{text}'")
+
+
+def check_time(at: datetime, shown: str | None = None) -> datetime:
+    """Return ``at`` (naive means UTC) if it lies in 1950-9000; raises :class:`UsageError`."""
+    when = at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    if not EARLIEST_TIME <= when <= LATEST_TIME:
+        raise UsageError(
+            f"--at {shown or when.isoformat()} is outside the years 1950 to 9000, where "
+            "certificate validity can be judged; give a time in that range."
+        )
+    return when
+
+
+def check_warn_days(warn_days: int) -> int:
+    """Return ``warn_days`` if it is 0-36500; raises :class:`UsageError` otherwise."""
+    if isinstance(warn_days, bool) or not 0 <= warn_days <= MAX_WARN_DAYS:
+        raise UsageError(
+            f"--warn-days {warn_days!r} is not a number of days from 0 to {MAX_WARN_DAYS}."
+        )
+    return warn_days
 
 
 def reference_bundle(path: str | Path | None = None) -> Bundle:
     """The reference bundle: ``path``, else the one the last ``rdstrust fetch`` cached, else
     the official global bundle downloaded now.
 
+    A cached bundle's ``source`` names the cache file, the URL it was fetched from and when.
+
     Raises :class:`BundleError` (exit 3) or :class:`rdstrust.errors.FetchError` (exit 4).
     """
     if path is not None:
         return read_bundle(path)
-    from rdstrust.cache import last_cached_bundle
+    from rdstrust.cache import BundleCache
 
-    cached = last_cached_bundle()
+    cached = BundleCache().last()
     if cached is not None:
-        return read_bundle(cached)
+        # Name where the bytes came from, not just the cache file: the last fetch may have been
+        # from a mirror (--url), and the report should make that visible.
+        origin = f"{cached.path} (cached from {cached.url} at {cached.fetched_at})"
+        return parse_bundle(cached.data, source=origin)
     from rdstrust.fetch import fetch_bundle
 
     return fetch_bundle().bundle
@@ -238,9 +275,11 @@ def verify_contents(
 ) -> VerifyReport:
     """Judge a loaded store without further I/O (the JVM's verdict, if any, is passed in).
 
-    ``hostname=None`` checks the chain without a host name (``verify-ca``).
+    ``hostname=None`` checks the chain without a host name (``verify-ca``). Raises
+    :class:`UsageError` for ``at`` outside 1950-9000 or ``warn_days`` outside 0-36500.
     """
-    when = at or utcnow()
+    when = check_time(at) if at is not None else utcnow()
+    check_warn_days(warn_days)
     anchors = java_anchors(contents)
     membership = _membership(contents, anchors, required)
     expiry = _expiry(anchors, required, when, warn_days)
@@ -332,7 +371,8 @@ def verify_stores(
     An unreadable store fails the whole run with its error (exit code 5) rather than giving a
     partial report.
     """
-    when = at or utcnow()
+    when = check_time(at) if at is not None else utcnow()
+    check_warn_days(warn_days)
     required = required_cas(bundle, generations, region)
     reports = tuple(
         verify_store(
@@ -388,11 +428,12 @@ def _expiry(
     horizon = at + timedelta(days=warn_days)
     expired: list[ExpiringCa] = []
     expiring: list[ExpiringCa] = []
+    early: list[ExpiringCa] = []
     for entry in anchors:
         info = entry.info
         if info is None or not info.is_rds or not info.is_ca:
             continue
-        if info.not_after > horizon:
+        if info.not_after > horizon and info.not_before <= at:
             continue
         item = ExpiringCa(
             alias=entry.alias,
@@ -401,13 +442,21 @@ def _expiry(
             not_after=info.not_after,
             days_left=(info.not_after - at).days,
             required_generation=info.generation in wanted,
+            not_before=info.not_before,
         )
-        (expired if info.not_after < at else expiring).append(item)
+        if info.not_before > at:
+            # Present but not valid yet: no client accepts a chain ending at it at this time.
+            early.append(item)
+        elif info.not_after < at:
+            expired.append(item)
+        else:
+            expiring.append(item)
     return Expiry(
-        ok=not any(e.required_generation for e in expired),
+        ok=not any(e.required_generation for e in (*expired, *early)),
         warn_days=warn_days,
         expired=tuple(expired),
         expiring=tuple(expiring),
+        not_yet_valid=tuple(early),
     )
 
 
@@ -464,6 +513,12 @@ def _reasons(
             reasons.append(f"expired CA: {text}")
         else:
             warnings.append(f"expired CA (can be removed): {text}")
+    for item in expiry.not_yet_valid:
+        text = f"{item.alias} ({item.generation}) is valid only from {item.not_before:%Y-%m-%d}"
+        if item.required_generation:
+            reasons.append(f"CA not yet valid: {text}")
+        else:
+            warnings.append(f"CA not yet valid: {text}")
     for item in expiry.expiring:
         warnings.append(
             f"{item.alias} ({item.generation}) expires on {item.not_after:%Y-%m-%d}, "
@@ -500,6 +555,9 @@ def _names(refs: Sequence[CaRef], limit: int = 5) -> str:
 
 __all__ = [
     "DEFAULT_WARN_DAYS",
+    "EARLIEST_TIME",
+    "LATEST_TIME",
+    "MAX_WARN_DAYS",
     "CaRef",
     "ExpiringCa",
     "Expiry",
@@ -509,6 +567,8 @@ __all__ = [
     "Reference",
     "VerifyReport",
     "VerifyResult",
+    "check_time",
+    "check_warn_days",
     "parse_time",
     "reference_bundle",
     "required_cas",

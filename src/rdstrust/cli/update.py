@@ -10,6 +10,7 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
+    MAX_DAYS,
     AllowForeignOption,
     JavaOption,
     JsonOption,
@@ -22,6 +23,7 @@ from rdstrust.cli._common import (
     StorePassOption,
     StoresOption,
     StoreTypeOption,
+    days,
     emit,
     err,
     exit_on_error,
@@ -35,7 +37,6 @@ from rdstrust.cli.fetch import (
     FormatOption,
     NoCacheOption,
     PartitionOption,
-    RegionOption,
     RetriesOption,
     SourceOption,
     TimeoutOption,
@@ -43,7 +44,13 @@ from rdstrust.cli.fetch import (
     fetch_from_options,
 )
 from rdstrust.errors import UsageError
-from rdstrust.fetch import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BundleFormat, Partition
+from rdstrust.fetch import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    BundleFormat,
+    Partition,
+    check_region,
+)
 from rdstrust.merge import store_needs_password
 from rdstrust.passwords import ENV_VAR, PasswordSource
 from rdstrust.pathcheck import read_chain
@@ -62,7 +69,16 @@ def update(
             help="Write nothing; exit 1 if any store lacks a required CA (a CI gate).",
         ),
     ] = False,
-    region: RegionOption = "global",
+    region: Annotated[
+        str,
+        typer.Option(
+            "--region",
+            help="Region code (us-east-1, us-gov-west-1, cn-north-1) or 'global': the bundle to "
+            "download, and (unless global) the region whose CAs every store must trust, also "
+            "with --source or --url.",
+            envvar="RDSTRUST_REGION",
+        ),
+    ] = "global",
     partition: PartitionOption = Partition.AWS,
     fmt: FormatOption = BundleFormat.PEM,
     url: UrlOption = None,
@@ -104,7 +120,13 @@ def update(
     ] = False,
     java: JavaOption = None,
     warn_days: Annotated[
-        int, typer.Option("--warn-days", help="Warn about RDS CAs expiring within this many days.")
+        int,
+        typer.Option(
+            "--warn-days",
+            metavar="DAYS",
+            help=f"Warn about RDS CAs expiring within this many days (0-{MAX_DAYS}).",
+            parser=days,
+        ),
     ] = DEFAULT_WARN_DAYS,
     json: JsonOption = False,
 ) -> None:
@@ -117,6 +139,12 @@ def update(
     with exit_on_error():
         if jvm and chain_file is None:
             raise UsageError("--jvm needs --chain: the JVM is asked whether it trusts a chain.")
+        if server_name is not None and chain_file is None:
+            raise UsageError(
+                "--server-name needs --chain: it is the name the chain's server certificate "
+                "must be valid for."
+            )
+        region_code = check_region(region, partition)
         passwords = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
         passwords.resolve()  # report a bad password option before any download
         java_path = java_for(jvm, java)
@@ -145,6 +173,7 @@ def update(
             ),
             check=check,
             generations=generations,
+            region=None if region_code == "global" else region_code,
             store_type=store_type.value if store_type else None,
             prune_expired=prune_expired,
             pkcs12_profile=pkcs12_profile.value if pkcs12_profile else None,
@@ -156,6 +185,9 @@ def update(
             password_env=storepass_env or _default_env(passwords),
         )
     emit(result, json=json, human=render_update(result))
+    for item in result.stores:
+        if item.status is UpdateStatus.FAILED:
+            err(f"rdstrust: error: {_failure(item)}")
     ready = sum(1 for s in result.stores if s.status in _READY)
     err(f"{ready} of {len(result.stores)} store(s) trust the required RDS CAs.")
     if result.exit_code:
@@ -163,6 +195,12 @@ def update(
 
 
 _READY = (UpdateStatus.UPDATED, UpdateStatus.UP_TO_DATE)
+
+
+def _failure(item: StoreUpdate) -> str:
+    # Most store errors already name the store; prefix it only where the message does not.
+    message = item.error or "failed"
+    return message if item.store in message else f"{item.store}: {message}"
 
 
 def _default_env(passwords: PasswordSource) -> str | None:

@@ -9,19 +9,26 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
+    MAX_DAYS,
+    MAX_TIMEOUT,
     JavaOption,
     JsonOption,
     RequireOption,
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
+    choice,
+    days,
     emit,
     err,
     exit_on_error,
     java_for,
     parse_generations,
+    port_number,
+    seconds,
 )
 from rdstrust.errors import ExitCode, UsageError
+from rdstrust.fetch import check_region_code
 from rdstrust.passwords import PasswordSource
 from rdstrust.pathcheck import Chain, read_chain
 from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, probe
@@ -66,7 +73,7 @@ def verify(
         typer.Option(
             "--region",
             metavar="REGION",
-            help="Only require the CAs of this region (e.g. us-east-1).",
+            help="Only require the CAs of this region (e.g. us-east-1; 'global': every region).",
             show_default=False,
         ),
     ] = None,
@@ -90,18 +97,27 @@ def verify(
         ),
     ] = None,
     port: Annotated[
-        int, typer.Option("--port", metavar="PORT", help="Port of --host.")
+        int,
+        typer.Option(
+            "--port", metavar="PORT", help="Port of --host (1-65535).", parser=port_number
+        ),
     ] = DEFAULT_PORT,
     starttls: Annotated[
         StartTLS,
         typer.Option(
             "--starttls",
             help="postgres: SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct TLS).",
-            case_sensitive=False,
+            parser=choice(StartTLS),
         ),
     ] = StartTLS.POSTGRES,
     timeout: Annotated[
-        float, typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait for --host.")
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help=f"Seconds to wait for --host (at most {MAX_TIMEOUT:g}).",
+            parser=seconds,
+        ),
     ] = DEFAULT_TIMEOUT,
     server_name: Annotated[
         str | None,
@@ -125,14 +141,18 @@ def verify(
         typer.Option(
             "--at",
             metavar="TIMESTAMP",
-            help="Evaluate validity at this time (ISO 8601, UTC by default) instead of now.",
+            help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
+            "instead of now.",
             show_default=False,
         ),
     ] = None,
     warn_days: Annotated[
         int,
         typer.Option(
-            "--warn-days", metavar="DAYS", help="Warn about RDS CAs expiring within this many days."
+            "--warn-days",
+            metavar="DAYS",
+            help=f"Warn about RDS CAs expiring within this many days (0-{MAX_DAYS}).",
+            parser=days,
         ),
     ] = DEFAULT_WARN_DAYS,
     jvm: Annotated[
@@ -150,13 +170,20 @@ def verify(
 ) -> None:
     """Check that trust stores hold the required RDS CAs and trust a server's chain.
 
-    Exit codes: 0 every store passes, 1 a store does not trust the required CAs or chain, 3 bad
-    bundle or chain file, 5 unreadable store, 6 --host unreachable, 7 java missing (--jvm).
+    Exit codes: 0 every store passes, 1 a store does not trust the required CAs or chain, 2 bad
+    option value, 3 bad bundle or chain file, 5 unreadable store, 6 --host unreachable, 7 java
+    missing (--jvm).
     """
     with exit_on_error():
         if chain_file is not None and host is not None:
             raise UsageError("Give either --chain or --host, not both.")
+        if server_name is not None and chain_file is None and host is None:
+            raise UsageError(
+                "--server-name needs --chain or --host: it is the name the server certificate "
+                "must be valid for."
+            )
         when = parse_time(at) if at is not None else None
+        region_code = check_region_code(region) if region is not None else "global"
         generations = parse_generations(require)
         password = PasswordSource(
             literal=storepass, env_var=storepass_env, file=storepass_file
@@ -173,7 +200,7 @@ def verify(
             stores,
             reference,
             generations=generations,
-            region=region,
+            region=None if region_code == "global" else region_code,
             password=password,
             chain=chain,
             hostname=hostname,
@@ -220,8 +247,10 @@ def _render_store(report: VerifyReport) -> list[str]:
     else:
         rows.append(("path", "-", "no chain given (--chain or --host)"))
     e = report.expiry
-    if e.expired or e.expiring:
+    if e.expired or e.expiring or e.not_yet_valid:
         detail = f"{len(e.expired)} expired, {len(e.expiring)} expiring within {e.warn_days} days"
+        if e.not_yet_valid:
+            detail += f", {len(e.not_yet_valid)} not yet valid"
     else:
         detail = f"no RDS CA expires within {e.warn_days} days"
     rows.append(("expiry", _mark(e.ok), detail))
