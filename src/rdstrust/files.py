@@ -37,20 +37,23 @@ def read_input(
         raise error(_open_problem(p, what, exc, missing_hint)) from None
     try:
         mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise error(f"{p} is a directory, not a {what.lower()}.")
-        if not stat.S_ISREG(mode):
-            raise error(
-                f"{p} is not a regular file (a device, FIFO or socket); give the path of the "
-                f"{what.lower()} itself."
-            )
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
+        data = None
+        if stat.S_ISREG(mode):
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = handle.read(limit + 1)
     except OSError as exc:
         raise error(f"Cannot read {what.lower()} {p}: {exc.strerror or exc}.") from None
     finally:
         os.close(fd)
+    # Raised outside the try: our errors are OSError subclasses and must not be re-wrapped.
+    if stat.S_ISDIR(mode):
+        raise error(f"{p} is a directory, not a {what.lower()}.")
+    if data is None:
+        raise error(
+            f"{p} is not a regular file (a device, FIFO or socket); give the path of the "
+            f"{what.lower()} itself."
+        )
     if len(data) > limit:
         raise error(
             f"{what} {p} is larger than {limit} bytes, far more than it can be; check that you "

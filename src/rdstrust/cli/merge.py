@@ -129,5 +129,6 @@ def render_merge(run: MergeRun) -> str:
         )
         lines.extend(f"  note: {note}" for note in result.notes)
     for failure in run.failed:
-        lines.append(f"{failure.store}: FAILED: {failure.message}")
+        lines.append(f"{failure.store}: FAILED (left unchanged)")
+        lines.append(f"  error: {failure.message}")
     return "\n".join(lines)
