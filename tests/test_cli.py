@@ -258,7 +258,7 @@ def test_bad_input(command: str, case: Case, scratch: dict[str, str]) -> None:
     else:
         assert len(errors) == 1, stderr
         assert words in errors[0], stderr
-        assert errors[0].endswith("."), errors[0]
+        assert errors[0].endswith(".") and not errors[0].endswith(".."), errors[0]
     if not case.report:
         assert result.stdout == ""
     assert snapshot(work) == before

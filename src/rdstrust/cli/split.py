@@ -33,7 +33,8 @@ def split(
     emit(result, json=json, human=render_split(result))
     err(
         f"{len(result.files)} certificates from {result.source} in {result.out_dir}: "
-        f"{result.written} file(s) written, {result.unchanged} unchanged."
+        f"{result.written} file(s) written, {result.unchanged} unchanged"
+        + (f", {len(result.removed)} no longer in the bundle removed." if result.removed else ".")
     )
 
 
