@@ -182,6 +182,10 @@ def verify(
                 "--server-name needs --chain or --host: it is the name the server certificate "
                 "must be valid for."
             )
+        if host is None and (
+            port != DEFAULT_PORT or starttls is not StartTLS.POSTGRES or timeout != DEFAULT_TIMEOUT
+        ):
+            raise UsageError("--port, --starttls and --timeout go with --host; add --host HOST.")
         when = parse_time(at) if at is not None else None
         region_code = check_region_code(region) if region is not None else "global"
         generations = parse_generations(require)
