@@ -53,3 +53,14 @@ def test_environment_sources() -> None:
 def test_only_one_source() -> None:
     with pytest.raises(UsageError, match="one way only"):
         PasswordSource(literal="a", env_var="PW").resolve({"PW": "b"})
+
+
+def test_passwords_that_are_not_utf8_are_refused() -> None:
+    # What Python makes of the byte 0xff in argv or the environment: a lone surrogate.
+    bad = b"\xff".decode("utf-8", "surrogateescape")
+    with pytest.raises(UsageError, match="--storepass is not valid UTF-8"):
+        PasswordSource(literal=bad).resolve({})
+    with pytest.raises(UsageError, match="PW is not valid UTF-8"):
+        PasswordSource(env_var="PW").resolve({"PW": bad})
+    with pytest.raises(UsageError, match=f"{ENV_VAR} is not valid UTF-8"):
+        PasswordSource().resolve({ENV_VAR: bad})

@@ -24,7 +24,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from rdstrust.certs import CertInfo, Generation, describe, sha256_hex
+from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, describe, sha256_hex
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
 
@@ -112,7 +112,7 @@ def parse_bundle(data: bytes, *, source: str = "<bytes>", allow_foreign: bool = 
         seen.add(fp)
         try:
             infos.append(describe(cert, der))
-        except Exception as exc:  # any decoding problem in a field we read
+        except DECODE_ERRORS as exc:  # a field we read cannot be decoded
             raise BundleError(
                 f"{source}: certificate {index} cannot be decoded ({_reason(exc)}); "
                 "the file is damaged, download it again.",

@@ -9,6 +9,7 @@ those. The classification follows the subject names AWS uses, for example
 
 from __future__ import annotations
 
+import base64
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 
@@ -64,6 +67,17 @@ _G1 = {
     "RSA4096": Generation.RSA4096_G1,
     "ECC384": Generation.ECC384_G1,
 }
+
+
+#: What cryptography raises for a certificate whose fields cannot be decoded (malformed or
+#: unsupported extensions, names or keys). Anything else is a bug and must not be disguised as a
+#: damaged file.
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +128,6 @@ def utcnow() -> datetime:
 
 def der_to_pem(der: bytes) -> bytes:
     """Encode DER certificate bytes as a PEM block with 64-column lines."""
-    import base64
-
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return (
@@ -141,7 +153,7 @@ def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
 def _key_type(cert: x509.Certificate) -> str:
     try:
         key = cert.public_key()
-    except Exception:  # unsupported algorithm: describe, don't fail
+    except DECODE_ERRORS:  # unsupported algorithm: describe, don't fail
         return "unknown"
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA {key.key_size}"
@@ -213,15 +225,13 @@ def base_alias(generation: Generation, region: str | None, is_root: bool, cn: st
 def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
     """Build the :class:`CertInfo` of a parsed certificate.
 
-    Raises ``ValueError`` (from cryptography) when a field needed here cannot be decoded; callers
+    Raises one of :data:`DECODE_ERRORS` when a field needed here cannot be decoded; callers
     translate that into their own error with the file name.
     """
     with warnings.catch_warnings():
         # cryptography warns on serial number 0 and other oddities of real-world roots
         # (Debian's cacerts has some); they are still certificates to carry and report.
         warnings.simplefilter("ignore")
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         raw = der if der is not None else cert.public_bytes(Encoding.DER)
         generation, region = classify(cert.subject)
         cn = _attr(cert.subject, NameOID.COMMON_NAME)

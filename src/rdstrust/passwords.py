@@ -47,19 +47,20 @@ class PasswordSource:
                 "--storepass-file."
             )
         if self.literal is not None:
-            return self.literal
+            return _checked(self.literal, "--storepass")
         if self.env_var is not None:
             value = env.get(self.env_var)
             if value is None:
                 raise UsageError(
                     f"The environment variable {self.env_var} (from --storepass-env) is not set."
                 )
-            return value
+            return _checked(value, f"the environment variable {self.env_var}")
         if self.file is not None:
             return read_password_file(self.file)
         # An exported-but-empty RDSTRUST_STOREPASS (a CI secret that is not set) means "no
         # password", not "the empty password".
-        return env.get(ENV_VAR) or None
+        default = env.get(ENV_VAR) or None
+        return None if default is None else _checked(default, f"the environment variable {ENV_VAR}")
 
     def resolve_or_prompt(self, prompt: str, *, needed: bool) -> str | None:
         """:meth:`resolve`, then ask on the terminal when ``needed`` and stdin is a TTY."""
@@ -70,6 +71,18 @@ class PasswordSource:
             except EOFError:
                 return None
         return password
+
+
+def _checked(password: str, where: str) -> str:
+    # Bytes that are not UTF-8 in argv or the environment reach Python as lone surrogates,
+    # which no store encoding (UTF-8, or PKCS12's UTF-16 BMPString) can represent.
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"The store password from {where} is not valid UTF-8 text; set it as UTF-8."
+        ) from None
+    return password
 
 
 def read_password_file(path: Path) -> str:

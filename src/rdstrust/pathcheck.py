@@ -28,7 +28,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rdstrust.bundle import parse_certificates
-from rdstrust.certs import CertInfo, describe, utcnow
+from rdstrust.certs import DECODE_ERRORS, CertInfo, describe, utcnow
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
 
@@ -117,7 +117,7 @@ def parse_chain(data: bytes, *, source: str = "<bytes>") -> Chain:
     for index, (cert, der) in enumerate(pairs, start=1):
         try:
             infos.append(describe(cert, der))
-        except Exception as exc:  # any decoding problem in a field we read
+        except DECODE_ERRORS as exc:  # a field we read cannot be decoded
             raise BundleError(
                 f"{source}: certificate {index} cannot be decoded ({exc}); the chain file is "
                 "damaged.",
