@@ -165,6 +165,7 @@ CASES: dict[str, list[Case]] = {
         c(f"{VFY} --server-name db", 2, "--server-name needs --chain or --host"),
         c(f"{VFY} --port 6432", 2, "go with --host"),
         c(f"{VFY} --starttls none", 2, "go with --host"),
+        c(f"{VFY} --timeout 10", 2, "go with --host"),
         c(f"{VFY} --require bogus", 2, "Unknown CA generation"),
         c(f"{VFY} --chain {{chain}} --jvm --java {{missing}}", 7, "--jvm needs Java"),
     ],

@@ -387,6 +387,13 @@ def test_psycopg_with_a_pem_store(pg: PgServer, module: str, tmp_path: Path) -> 
     )
     with pytest.raises(Exception, match="certificate verify failed"):
         _connect_psycopg(module, bad)
+    refused = runner.invoke(app, ["verify", "-s", str(bad_store), "--bundle", str(G1)])
+    assert refused.exit_code == 1, refused.output
+    # ... and asked about the live server itself, verify agrees with the driver on both stores.
+    live = ["--host", pg.host, "--port", str(pg.port), "--server-name", "localhost"]
+    for path, code in ((store, 0), (bad_store, 1)):
+        result = runner.invoke(app, ["verify", "-s", str(path), "--bundle", str(G1), *live])
+        assert result.exit_code == code, result.output
 
 
 PG_CONNECT = """

@@ -15,6 +15,7 @@ import typer
 from rdstrust.certs import G1_GENERATIONS, Generation
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
 from rdstrust.output import dumps
+from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS
 from rdstrust.stores import StoreType
 
 #: Longest accepted ``--timeout`` in seconds (a huge one overflows the socket's deadline).
@@ -275,4 +276,29 @@ Pkcs12ProfileOption = Annotated[
 ]
 NoBackupOption = Annotated[
     bool, typer.Option("--no-backup", help="Do not keep the previous file as <store>.bak.")
+]
+
+
+# Connection options shared by ``probe`` and ``verify --host``. They default to ``None`` so a
+# command can tell "not given" from "given with the default value".
+StartTLSOption = Annotated[
+    StartTLS | None,
+    typer.Option(
+        "--starttls",
+        help="postgres (default): SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct "
+        "TLS, other TLS endpoints).",
+        parser=choice(StartTLS),
+        show_default=False,
+    ),
+]
+ConnectTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help=f"Seconds to wait for the connection and each step (default {DEFAULT_TIMEOUT:g}, "
+        f"at most {MAX_TIMEOUT:g}).",
+        parser=seconds,
+        show_default=False,
+    ),
 ]

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from rdstrust.atomic import write_bytes_atomic
-from rdstrust.cli._common import MAX_TIMEOUT, JsonOption, choice, emit, err, exit_on_error, seconds
+from rdstrust.cli._common import (
+    ConnectTimeoutOption,
+    JsonOption,
+    StartTLSOption,
+    emit,
+    err,
+    exit_on_error,
+)
 from rdstrust.fetch import check_output_path
 from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, parse_target
 from rdstrust.probe import probe as run_probe
@@ -23,24 +30,8 @@ def probe(
             show_default=False,
         ),
     ],
-    starttls: Annotated[
-        StartTLS,
-        typer.Option(
-            "--starttls",
-            help="postgres: SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct TLS, "
-            "other TLS endpoints).",
-            parser=choice(StartTLS),
-        ),
-    ] = StartTLS.POSTGRES,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            help=f"Seconds to wait for the connection and each step (at most {MAX_TIMEOUT:g}).",
-            parser=seconds,
-        ),
-    ] = DEFAULT_TIMEOUT,
+    starttls: StartTLSOption = None,
+    timeout: ConnectTimeoutOption = None,
     server_name: Annotated[
         str | None,
         typer.Option(
@@ -72,7 +63,13 @@ def probe(
         if save_chain is not None:
             # Before connecting: a chain that cannot be saved is not worth a handshake.
             check_output_path(save_chain, "--save-chain")
-        result = run_probe(host, port, starttls=starttls, timeout=timeout, server_name=server_name)
+        result = run_probe(
+            host,
+            port,
+            starttls=starttls or StartTLS.POSTGRES,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            server_name=server_name,
+        )
         if save_chain is not None:
             write_bytes_atomic(save_chain, result.chain.to_pem())
     emit(result, json=json, human=render_probe(result))

@@ -10,14 +10,14 @@ import typer
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
     MAX_DAYS,
-    MAX_TIMEOUT,
+    ConnectTimeoutOption,
     JavaOption,
     JsonOption,
     RequireOption,
+    StartTLSOption,
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
-    choice,
     days,
     emit,
     err,
@@ -25,7 +25,6 @@ from rdstrust.cli._common import (
     java_for,
     parse_generations,
     port_number,
-    seconds,
 )
 from rdstrust.errors import ExitCode, UsageError
 from rdstrust.fetch import check_region_code
@@ -97,28 +96,17 @@ def verify(
         ),
     ] = None,
     port: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--port", metavar="PORT", help="Port of --host (1-65535).", parser=port_number
+            "--port",
+            metavar="PORT",
+            help=f"Port of --host (1-65535; default {DEFAULT_PORT}).",
+            parser=port_number,
+            show_default=False,
         ),
-    ] = DEFAULT_PORT,
-    starttls: Annotated[
-        StartTLS,
-        typer.Option(
-            "--starttls",
-            help="postgres: SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct TLS).",
-            parser=choice(StartTLS),
-        ),
-    ] = StartTLS.POSTGRES,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            help=f"Seconds to wait for --host (at most {MAX_TIMEOUT:g}).",
-            parser=seconds,
-        ),
-    ] = DEFAULT_TIMEOUT,
+    ] = None,
+    starttls: StartTLSOption = None,
+    timeout: ConnectTimeoutOption = None,
     server_name: Annotated[
         str | None,
         typer.Option(
@@ -182,9 +170,7 @@ def verify(
                 "--server-name needs --chain or --host: it is the name the server certificate "
                 "must be valid for."
             )
-        if host is None and (
-            port != DEFAULT_PORT or starttls is not StartTLS.POSTGRES or timeout != DEFAULT_TIMEOUT
-        ):
+        if host is None and (port is not None or starttls is not None or timeout is not None):
             raise UsageError("--port, --starttls and --timeout go with --host; add --host HOST.")
         when = parse_time(at) if at is not None else None
         region_code = check_region_code(region) if region is not None else "global"
@@ -198,7 +184,12 @@ def verify(
         if chain_file is not None:
             chain = read_chain(chain_file)
         elif host is not None:
-            chain = probe(host, port, starttls=starttls, timeout=timeout).chain
+            chain = probe(
+                host,
+                DEFAULT_PORT if port is None else port,
+                starttls=starttls or StartTLS.POSTGRES,
+                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            ).chain
         hostname = None if no_hostname else (server_name or host)
         result = verify_stores(
             stores,
