@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rdstrust.certs import CertInfo
-from rdstrust.errors import StoreError, UsageError
+from rdstrust.errors import StoreError, UsageError, WrongPasswordError
 from rdstrust.files import read_input
 
 
@@ -124,6 +124,26 @@ class LoadedStore(Protocol):
         cannot be written (for example, no password for a JKS store).
         """
         ...
+
+
+def check_password(password: str | None, source: str | None) -> None:
+    """Raise :class:`WrongPasswordError` for a password that is not Unicode text.
+
+    Python keeps bytes that are not UTF-8 (``RDSTRUST_STOREPASS=$'\\xff'``) as lone surrogates,
+    which neither UTF-8 (PBKDF2) nor UTF-16 (the PKCS12 KDF, JKS) can encode; no store written
+    by Java or OpenSSL can have such a password.
+    """
+    if password is None:
+        return
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        where = f"for {source} " if source else ""
+        raise WrongPasswordError(
+            f"The password given {where}holds bytes that are not UTF-8 text, so it cannot be "
+            "a store password; give the password as UTF-8 text.",
+            path=source,
+        ) from None
 
 
 def describe_der(der: bytes) -> CertInfo | None:
@@ -288,6 +308,7 @@ __all__ = [
     "StoreContents",
     "StoreEntry",
     "StoreType",
+    "check_password",
     "create_store",
     "describe_der",
     "detect_type",

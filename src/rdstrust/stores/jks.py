@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rdstrust.errors import StoreError, WrongPasswordError
-from rdstrust.stores import EntryKind, NewCert, StoreEntry, describe_der
+from rdstrust.stores import EntryKind, NewCert, StoreEntry, check_password, describe_der
 
 MAGIC_JKS = 0xFEEDFEED
 MAGIC_JCEKS = 0xCECECECE
@@ -32,7 +32,8 @@ _DIGEST_LEN = 20
 
 def _password_bytes(password: str) -> bytes:
     # Java feeds each char as two big-endian bytes (JavaKeyStore.getPreKeyedHash): UTF-16BE.
-    return password.encode("utf-16-be", "surrogatepass")
+    # Callers run check_password first, so no lone surrogate (undecodable byte) gets here.
+    return password.encode("utf-16-be")
 
 
 def _digest(password: str, body: bytes) -> bytes:
@@ -126,6 +127,7 @@ class JksStore:
     ) -> bytes:
         """The store with entries at indices ``remove`` dropped and ``add`` appended."""
         del profile  # PKCS12 only
+        check_password(password, self.source)
         if password is None:
             raise StoreError(
                 f"{self.source} is a {self.variant} store: its password is needed to write it "
@@ -161,6 +163,7 @@ def _assemble(magic: int, version: int, entries: Sequence[bytes], password: str)
 def create(add: Sequence[NewCert], *, password: str | None, profile: str | None = None) -> bytes:
     """A new JKS store holding ``add`` as trusted-certificate entries."""
     del profile
+    check_password(password, None)
     if password is None:
         raise StoreError(
             "A new JKS store needs a password (Java requires one to check its integrity); "
@@ -175,6 +178,7 @@ def load(data: bytes, *, source: str, password: str | None) -> JksStore:
     Raises :class:`WrongPasswordError` when the digest does not match (JKS cannot tell a wrong
     password from a modified file) and :class:`StoreError` for a damaged file.
     """
+    check_password(password, source)
     if len(data) < 12 + _DIGEST_LEN:
         raise StoreError(f"{source} is too short to be a JKS store; it is damaged.", path=source)
     body, stored = data[:-_DIGEST_LEN], data[-_DIGEST_LEN:]

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from rdstrust.certs import CertInfo
 from rdstrust.errors import StoreError, WrongPasswordError
-from rdstrust.stores import EntryKind, NewCert, StoreEntry, describe_der
+from rdstrust.stores import EntryKind, NewCert, StoreEntry, check_password, describe_der
 from rdstrust.stores import _der as der
 from rdstrust.stores._der import DerError, Tlv
 
@@ -105,8 +105,19 @@ class _Undecryptable(Exception):
 
 
 def _bmp_password(password: str) -> bytes:
-    # PKCS12 PBE and the MAC take the password as a NUL-terminated BMPString (RFC 7292 B.1).
-    return password.encode("utf-16-be") + b"\x00\x00" if password else b""
+    # PKCS12 PBE and the MAC take the password as a NUL-terminated BMPString (RFC 7292 B.1), so
+    # the empty password is the two bytes 00 00 (what OpenSSL and Java write).
+    return password.encode("utf-16-be") + b"\x00\x00"
+
+
+def _bmp_candidates(password: str) -> tuple[bytes, ...]:
+    """The BMPString forms to try when reading: for "" also no bytes at all.
+
+    Some writers (OpenSSL given a NULL password, earlier rdstrust versions) derive keys from
+    an empty byte string instead of 00 00; OpenSSL's PKCS12_verify_mac callers and Java's
+    PKCS12KeyStore (RetryWithZero) retry with the other form, so do the same.
+    """
+    return (_bmp_password(password), b"") if password == "" else (_bmp_password(password),)
 
 
 def _pkcs12_kdf(
@@ -125,10 +136,11 @@ def _pkcs12_kdf(
     d = bytes([ident]) * v
     i = bytearray(fill(salt) + fill(password))
     out = b""
+    new_hash = getattr(hashlib, hash_name)  # the named constructor is faster than hashlib.new
     while len(out) < size:
-        a = hashlib.new(hash_name, d + bytes(i)).digest()
+        a = new_hash(d + bytes(i)).digest()
         for _ in range(iterations - 1):
-            a = hashlib.new(hash_name, a).digest()
+            a = new_hash(a).digest()
         out += a
         b = int.from_bytes((a * (v // u + 1))[:v], "big") + 1
         for j in range(0, len(i), v):
@@ -174,8 +186,14 @@ def _cbc(cipher_name: str, key: bytes, iv: bytes, data: bytes, encrypt: bool) ->
         raise _Undecryptable("bad padding") from None
 
 
-def _crypt(alg: Tlv, password: str, data: bytes, *, encrypt: bool) -> bytes:
-    """Encrypt or decrypt ``data`` with the PBE algorithm identifier ``alg``."""
+def _crypt(
+    alg: Tlv, password: str, data: bytes, *, encrypt: bool, bmp: bytes | None = None
+) -> bytes:
+    """Encrypt or decrypt ``data`` with the PBE algorithm identifier ``alg``.
+
+    ``bmp`` overrides the BMPString form of the password for PKCS12 PBE (see
+    :func:`_bmp_candidates`).
+    """
     try:
         parts = alg.expect(der.SEQUENCE).children()
         name = der.oid_str(parts[0])
@@ -183,7 +201,7 @@ def _crypt(alg: Tlv, password: str, data: bytes, *, encrypt: bool) -> bytes:
             cipher_name, key_len = _PBE_SHA1[name]
             params = parts[1].children()
             salt, iterations = params[0].expect(der.OCTET_STRING).content, der.to_int(params[1])
-            pw = _bmp_password(password)
+            pw = _bmp_password(password) if bmp is None else bmp
             key = _pkcs12_kdf(pw, salt, 1, iterations, key_len, "sha1")
             iv = _pkcs12_kdf(pw, salt, 2, iterations, 8, "sha1")
             if cipher_name == "3des" and key_len == 16:
@@ -354,9 +372,10 @@ def _envelope(bags: Sequence[bytes], alg: bytes | None, password: str | None) ->
     return der.seq(der.oid(OID_ENCRYPTED_DATA), der.explicit0(der.seq(der.integer(0), eci)))
 
 
-def _mac_value(mac: _Mac, password: str, auth_safe: bytes) -> bytes:
+def _mac_value(mac: _Mac, bmp: bytes, auth_safe: bytes) -> bytes:
+    """The MAC over ``auth_safe`` keyed with the BMPString password ``bmp``."""
     size = hashlib.new(mac.digest).digest_size
-    key = _pkcs12_kdf(_bmp_password(password), mac.salt, 3, mac.iterations, size, mac.digest)
+    key = _pkcs12_kdf(bmp, mac.salt, 3, mac.iterations, size, mac.digest)
     return hmac.new(key, auth_safe, mac.digest).digest()
 
 
@@ -366,7 +385,7 @@ def _pfx(auth_safe: bytes, mac: _Mac | None, password: str | None) -> bytes:
         assert password is not None
         digest_info = der.seq(
             der.seq(der.oid(_DIGEST_OIDS[mac.digest]), der.encode(der.NULL, b"")),
-            der.octets(_mac_value(mac, password, auth_safe)),
+            der.octets(_mac_value(mac, _bmp_password(password), auth_safe)),
         )
         parts.append(der.seq(digest_info, der.octets(mac.salt), der.integer(mac.iterations)))
     return der.seq(*parts)
@@ -426,6 +445,7 @@ class Pkcs12Store:
         profile: str | None = None,
     ) -> bytes:
         """The store with entries at ``remove`` dropped and ``add`` appended as trusted certs."""
+        check_password(password, self.source)
         if not self.password_less and (password is None or not self.verified):
             raise StoreError(
                 f"{self.source} is a password-protected PKCS12 store: its password is needed "
@@ -491,6 +511,7 @@ def _is_rc2(alg: bytes) -> bool:
 
 def create(add: Sequence[NewCert], *, password: str | None, profile: str | None = None) -> bytes:
     """A new PKCS12 truststore: password-less (JDK 18+ shape) when ``password`` is ``None``."""
+    check_password(password, None)
     chosen = profile or "modern"
     bags = [_cert_bag(c) for c in add]
     if password is None:
@@ -522,12 +543,19 @@ def load(data: bytes, *, source: str, password: str | None) -> Pkcs12Store:
     Without a password, a store whose certificates are not encrypted is read with its MAC
     unchecked (as Java does); an encrypted one raises :class:`WrongPasswordError`.
     """
+    check_password(password, source)
     try:
         return _load(data, source, password)
     except (DerError, IndexError, UnicodeDecodeError):
         raise StoreError(
             f"{source} is a damaged PKCS12 file (its structure cannot be parsed); restore it "
             "from a backup.",
+            path=source,
+        ) from None
+    except UnicodeEncodeError:  # check_password already refuses these; never a traceback
+        raise WrongPasswordError(
+            f"The password given for {source} cannot be encoded for PKCS12; give the password "
+            "as UTF-8 text.",
             path=source,
         ) from None
 
@@ -560,7 +588,10 @@ def _load(data: bytes, source: str, password: str | None) -> Pkcs12Store:
         stored = mac_parts[0].children()[1].expect(der.OCTET_STRING).content
     mac_ok = mac is None
     if mac is not None and password is not None:
-        mac_ok = hmac.compare_digest(_mac_value(mac, password, auth_safe), stored)
+        mac_ok = any(
+            hmac.compare_digest(_mac_value(mac, bmp, auth_safe), stored)
+            for bmp in _bmp_candidates(password)
+        )
     safes: list[_Safe] = []
     decrypted_any = False
     for info in der.parse(auth_safe).expect(der.SEQUENCE).children():
@@ -581,17 +612,16 @@ def _load(data: bytes, source: str, password: str | None) -> Pkcs12Store:
                     "encrypted content).",
                     path=source,
                 )
-            try:
-                plain = _crypt(alg_tlv, password, eci[2].content, encrypt=False)
-                bags = _parse_bags(plain)
-            except (_Undecryptable, DerError, IndexError) as exc:
+            opened = _decrypt_bags(alg_tlv, password, eci[2].content)
+            if isinstance(opened, Exception):
                 if mac_ok and mac is not None:
                     raise StoreError(
-                        f"{source}: a part of the store cannot be decrypted ({exc}); rdstrust "
-                        "cannot read or rewrite it.",
+                        f"{source}: a part of the store cannot be decrypted ({opened}); "
+                        "rdstrust cannot read or rewrite it.",
                         path=source,
                     ) from None
                 raise _wrong_password(source, mac is not None) from None
+            bags = opened
             decrypted_any = True
             safes.append(_Safe(info.raw, alg_tlv.raw, bags))
         else:
@@ -622,6 +652,21 @@ def _load(data: bytes, source: str, password: str | None) -> Pkcs12Store:
         verified=mac is None or password is not None,
         source=source,
     )
+
+
+def _decrypt_bags(alg: Tlv, password: str, data: bytes) -> tuple[_Bag, ...] | Exception:
+    """The bags of an encrypted envelope, or the reason it cannot be opened.
+
+    Each BMPString form of the password is tried in turn (see :func:`_bmp_candidates`); a wrong
+    key can still end in valid-looking padding, so a form counts only if the bags parse too.
+    """
+    failure: Exception = _Undecryptable("no password form fits")
+    for bmp in _bmp_candidates(password):
+        try:
+            return _parse_bags(_crypt(alg, password, data, encrypt=False, bmp=bmp))
+        except (_Undecryptable, DerError, IndexError) as exc:
+            failure = exc
+    return failure
 
 
 def _wrong_password(source: str, has_mac: bool) -> WrongPasswordError:
