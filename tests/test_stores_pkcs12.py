@@ -1,4 +1,4 @@
-"""PKCS12 details: password encodings and OpenSSL interop."""
+"""PKCS12 details: password encodings, OpenSSL interop and hostile parameters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
-from rdstrust.errors import WrongPasswordError
+from rdstrust.errors import StoreError, WrongPasswordError
 from rdstrust.stores import NewCert, StoreType, create_store, parse_store, pkcs12, read_store
 from rdstrust.stores import _der as der
 
@@ -115,3 +115,68 @@ def test_empty_password_without_the_terminator_is_still_read() -> None:
     assert len(loaded.entries) == 9
     with pytest.raises(WrongPasswordError):
         parse_store(pfx, source="old.p12", password="x")
+
+
+# --------------------------------------------------------------------------- hostile parameters
+
+
+def _set_integer(data: bytes, old: int, new: int, occurrence: int) -> bytes:
+    """``data`` with the ``occurrence``-th INTEGER equal to ``old`` set to ``new``.
+
+    Walks into constructed elements and into OCTET STRINGs that hold DER (the authenticated
+    safe), re-encoding the lengths on the way out, as a damaged or hostile file would have them.
+    """
+    seen = 0
+
+    def walk(tlv: der.Tlv) -> bytes:
+        nonlocal seen
+        if tlv.tag == der.INTEGER and der.to_int(tlv) == old:
+            seen += 1
+            if seen - 1 == occurrence:
+                return der.encode(der.INTEGER, new.to_bytes(new.bit_length() // 8 + 1, "big"))
+            return tlv.raw
+        if tlv.tag & 0x20:
+            return der.encode(tlv.tag, b"".join(walk(c) for c in tlv.children()))
+        if tlv.tag == der.OCTET_STRING:
+            try:
+                inner = der.parse(tlv.content)
+            except der.DerError:
+                return tlv.raw
+            if inner.tag & 0x20:
+                return der.encode(der.OCTET_STRING, walk(inner))
+        return tlv.raw
+
+    out = walk(der.parse(data))
+    assert seen > occurrence, "no such INTEGER"
+    return out
+
+
+@pytest.mark.parametrize(
+    ("profile", "occurrence", "count", "what"),
+    [
+        ("modern", 0, 2**64, "PBKDF2 count that overflowed cryptography"),
+        ("modern", 0, 2**31 - 1, "PBKDF2 count that hashed for hours"),
+        ("modern", 1, 2**31 - 1, "MAC count"),
+        ("legacy", 0, 2**31 - 1, "PKCS12 PBE count"),
+        ("legacy", 1, 5_000_001, "MAC count just past the limit"),
+    ],
+)
+def test_iteration_counts_are_capped(profile: str, occurrence: int, count: int, what: str) -> None:
+    del what  # the test id
+    data = create_store(StoreType.PKCS12, _certs()[:2], password=PW, profile=profile)
+    hostile = _set_integer(data, pkcs12.ITERATIONS, count, occurrence)
+    with pytest.raises(StoreError) as caught:
+        parse_store(hostile, source="h.p12", password=PW)
+    assert caught.value.message == (
+        f"h.p12 uses {count:,} iterations, more than any real store (limit 5,000,000); "
+        "it is damaged or hostile."
+    )
+    # Negative control: the same rewrite with the original count is a valid store.
+    same = _set_integer(data, pkcs12.ITERATIONS, pkcs12.ITERATIONS, occurrence)
+    assert same == data and len(parse_store(same, source="h.p12", password=PW)[1].entries) == 2
+
+
+def test_zero_iterations_is_damage() -> None:
+    data = create_store(StoreType.PKCS12, _certs()[:1], password=PW)
+    with pytest.raises(StoreError, match="damaged PKCS12 file"):
+        parse_store(_set_integer(data, pkcs12.ITERATIONS, 0, 1), source="z.p12", password=PW)

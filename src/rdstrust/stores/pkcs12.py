@@ -95,10 +95,32 @@ _DIGESTS: dict[str, str] = {
 }
 _DIGEST_OIDS = {name: oid for oid, name in _DIGESTS.items()}
 ITERATIONS = 10000
+#: The most iterations a store may ask for (MAC, PKCS12 PBE or PBKDF2): the value of Java's
+#: ``PKCS12KeyStore.MAX_ITERATION_COUNT``. The count comes from the file, and without a cap a
+#: damaged or hostile file makes rdstrust hash for hours (2**31-1) or crash (2**64).
+MAX_ITERATIONS = 5_000_000
 
 
 class _Undecryptable(Exception):
     """Decryption failed: wrong password, or an algorithm we do not implement."""
+
+
+class _TooManyIterations(Exception):
+    """The file asks for more iterations than :data:`MAX_ITERATIONS`."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+def _iterations(tlv: Tlv) -> int:
+    """An iteration count from the file, bounded by :data:`MAX_ITERATIONS`."""
+    count = der.to_int(tlv)
+    if count < 1:
+        raise DerError(f"iteration count {count}")
+    if count > MAX_ITERATIONS:
+        raise _TooManyIterations(count)
+    return count
 
 
 # --------------------------------------------------------------------------- key derivation
@@ -192,7 +214,7 @@ def _crypt(
     """Encrypt or decrypt ``data`` with the PBE algorithm identifier ``alg``.
 
     ``bmp`` overrides the BMPString form of the password for PKCS12 PBE (see
-    :func:`_bmp_candidates`).
+    :func:`_bmp_candidates`). Raises :class:`_TooManyIterations` past :data:`MAX_ITERATIONS`.
     """
     try:
         parts = alg.expect(der.SEQUENCE).children()
@@ -200,7 +222,7 @@ def _crypt(
         if name in _PBE_SHA1:
             cipher_name, key_len = _PBE_SHA1[name]
             params = parts[1].children()
-            salt, iterations = params[0].expect(der.OCTET_STRING).content, der.to_int(params[1])
+            salt, iterations = params[0].expect(der.OCTET_STRING).content, _iterations(params[1])
             pw = _bmp_password(password) if bmp is None else bmp
             key = _pkcs12_kdf(pw, salt, 1, iterations, key_len, "sha1")
             iv = _pkcs12_kdf(pw, salt, 2, iterations, 8, "sha1")
@@ -213,7 +235,7 @@ def _crypt(
             if der.oid_str(kdf_parts[0]) != OID_PBKDF2:
                 raise _Undecryptable("unsupported PBES2 key derivation")
             kp = kdf_parts[1].children()
-            salt, iterations = kp[0].expect(der.OCTET_STRING).content, der.to_int(kp[1])
+            salt, iterations = kp[0].expect(der.OCTET_STRING).content, _iterations(kp[1])
             prf: type[HashAlgorithm] = SHA1
             for extra in kp[2:]:
                 if extra.tag == der.SEQUENCE:
@@ -229,7 +251,7 @@ def _crypt(
             # PBKDF2 takes the password as UTF-8 bytes (what Java and OpenSSL both do).
             key = PBKDF2HMAC(prf(), _AES[enc_oid], salt, iterations).derive(password.encode())
             return _cbc("aes", key, iv, data, encrypt)
-    except (DerError, IndexError, ValueError):
+    except (DerError, IndexError, ValueError, OverflowError):
         raise _Undecryptable("malformed algorithm parameters") from None
     raise _Undecryptable(f"unsupported algorithm {name}")
 
@@ -546,7 +568,7 @@ def load(data: bytes, *, source: str, password: str | None) -> Pkcs12Store:
     check_password(password, source)
     try:
         return _load(data, source, password)
-    except (DerError, IndexError, UnicodeDecodeError):
+    except (DerError, IndexError, UnicodeDecodeError, OverflowError):
         raise StoreError(
             f"{source} is a damaged PKCS12 file (its structure cannot be parsed); restore it "
             "from a backup.",
@@ -556,6 +578,12 @@ def load(data: bytes, *, source: str, password: str | None) -> Pkcs12Store:
         raise WrongPasswordError(
             f"The password given for {source} cannot be encoded for PKCS12; give the password "
             "as UTF-8 text.",
+            path=source,
+        ) from None
+    except _TooManyIterations as exc:
+        raise StoreError(
+            f"{source} uses {exc.count:,} iterations, more than any real store (limit "
+            f"{MAX_ITERATIONS:,}); it is damaged or hostile.",
             path=source,
         ) from None
 
@@ -583,7 +611,7 @@ def _load(data: bytes, source: str, password: str | None) -> Pkcs12Store:
         mac = _Mac(
             _DIGESTS[alg_oid],
             mac_parts[1].expect(der.OCTET_STRING).content,
-            der.to_int(mac_parts[2]) if len(mac_parts) > 2 else 1,
+            _iterations(mac_parts[2]) if len(mac_parts) > 2 else 1,
         )
         stored = mac_parts[0].children()[1].expect(der.OCTET_STRING).content
     mac_ok = mac is None
