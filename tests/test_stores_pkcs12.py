@@ -1,4 +1,4 @@
-"""PKCS12 details: password encodings, OpenSSL interop and hostile parameters."""
+"""PKCS12 details: password encodings, OpenSSL interop, hostile parameters and BER."""
 
 from __future__ import annotations
 
@@ -180,3 +180,38 @@ def test_zero_iterations_is_damage() -> None:
     data = create_store(StoreType.PKCS12, _certs()[:1], password=PW)
     with pytest.raises(StoreError, match="damaged PKCS12 file"):
         parse_store(_set_integer(data, pkcs12.ITERATIONS, 0, 1), source="z.p12", password=PW)
+
+
+# --------------------------------------------------------------------------- BER
+
+
+def _indefinite(element: bytes) -> bytes:
+    """The same element with BER's indefinite length (``30 80 ... 00 00``)."""
+    tlv = der.parse(element)
+    return bytes([tlv.tag, 0x80]) + tlv.content + b"\x00\x00"
+
+
+def test_ber_pkcs12_is_named_and_re_export_is_suggested(tmp_path: Path) -> None:
+    data = create_store(StoreType.PKCS12, _certs(), password=PW)
+    outer = der.parse(data)
+    version, auth, mac = outer.children()
+    variants = {
+        "outer": _indefinite(data),
+        "content-info": der.seq(version.raw, _indefinite(auth.raw), mac.raw),
+    }
+    for name, ber in variants.items():
+        path = tmp_path / f"{name}.pfx"
+        path.write_bytes(ber)
+        with pytest.raises(StoreError) as caught:
+            read_store(path, PW)
+        assert caught.value.message == (
+            f"{path} is a BER-encoded PKCS12 (from some Windows/IBM tools), which rdstrust "
+            "cannot rewrite byte for byte; re-export it with keytool -importkeystore or "
+            "openssl pkcs12 and try again."
+        )
+        result = runner.invoke(app, ["inspect", str(path), "--storepass", PW])
+        assert result.exit_code == 5 and "BER-encoded PKCS12" in result.output
+    # Negative control: a truncated DER store is not called BER.
+    assert not pkcs12.looks_like_ber_pkcs12(data[:-10])
+    with pytest.raises(StoreError, match="not a JKS, JCEKS, PKCS12 or PEM"):
+        parse_store(data[:-10], source="t.p12", password=PW)

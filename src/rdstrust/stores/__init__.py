@@ -223,6 +223,13 @@ def parse_store(
     from rdstrust.stores import jks, pem, pkcs12
 
     detected = detect_type(data)
+    if detected is None and pkcs12.looks_like_ber_pkcs12(data):
+        raise StoreError(
+            f"{source} is a BER-encoded PKCS12 (from some Windows/IBM tools), which rdstrust "
+            "cannot rewrite byte for byte; re-export it with keytool -importkeystore or "
+            "openssl pkcs12 and try again.",
+            path=source,
+        )
     if detected is None:
         raise StoreError(
             f"{source} is not a JKS, JCEKS, PKCS12 or PEM trust store"

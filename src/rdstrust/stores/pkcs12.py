@@ -559,6 +559,29 @@ def looks_like_pkcs12(data: bytes) -> bool:
         return False
 
 
+def looks_like_ber_pkcs12(data: bytes) -> bool:
+    """Whether bytes are a PFX in BER with indefinite lengths (some Windows and IBM tools).
+
+    rdstrust walks PKCS12 as DER and writes it back piece by piece, which BER's indefinite
+    lengths (``30 80 ... 00 00``) do not allow; such a file is recognised so the user is told
+    to re-export it rather than "not a trust store".
+    """
+    if data[:1] != b"\x30" or len(data) < 2:
+        return False
+    indefinite = data[1] == 0x80
+    pos = 2 if data[1] <= 0x80 else 2 + (data[1] & 0x7F)
+    if data[pos : pos + 3] != b"\x02\x01\x03":  # version 3
+        return False
+    pos += 3
+    if data[pos : pos + 1] != b"\x30":
+        return False
+    indefinite = indefinite or data[pos + 1 : pos + 2] == b"\x80"
+    # The ContentInfo's type: PKCS7 data or signedData (1.2.840.113549.1.7.x).
+    length_byte = data[pos + 1] if len(data) > pos + 1 else 0
+    pos += 2 if length_byte <= 0x80 else 2 + (length_byte & 0x7F)
+    return indefinite and data[pos : pos + 10] == b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07"
+
+
 def load(data: bytes, *, source: str, password: str | None) -> Pkcs12Store:
     """Parse a PKCS12 store, checking its MAC and decrypting its envelopes with ``password``.
 
