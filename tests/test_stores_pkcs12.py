@@ -1,4 +1,4 @@
-"""PKCS12 details: password encodings, OpenSSL interop, hostile parameters and BER."""
+"""PKCS12 details: password encodings, OpenSSL interop, hostile parameters, BER, fresh salts."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from typer.testing import CliRunner
 from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.errors import StoreError, WrongPasswordError
+from rdstrust.merge import merge_store
 from rdstrust.stores import NewCert, StoreType, create_store, parse_store, pkcs12, read_store
 from rdstrust.stores import _der as der
 
 PW = "changeit"
 G1 = FIXTURES / "bundles" / "g1.pem"
+OLD = FIXTURES / "bundles" / "old-2019.pem"
 runner = CliRunner()
 
 
@@ -215,3 +217,67 @@ def test_ber_pkcs12_is_named_and_re_export_is_suggested(tmp_path: Path) -> None:
     assert not pkcs12.looks_like_ber_pkcs12(data[:-10])
     with pytest.raises(StoreError, match="not a JKS, JCEKS, PKCS12 or PEM"):
         parse_store(data[:-10], source="t.p12", password=PW)
+
+
+# --------------------------------------------------------------------------- re-encryption
+
+
+def _encrypted_algs(data: bytes) -> list[der.Tlv]:
+    """The encryption algorithm identifier of every encrypted envelope, in order."""
+    auth_safe = der.parse(data).children()[1].children()[1].children()[0].content
+    algs = []
+    for info in der.parse(auth_safe).children():
+        ci = info.children()
+        if der.oid_str(ci[0]) == pkcs12.OID_ENCRYPTED_DATA:
+            algs.append(ci[1].children()[0].children()[1].children()[1])
+    return algs
+
+
+def _salt_iv_and_rest(alg: der.Tlv) -> tuple[bytes, bytes | None, list[bytes]]:
+    """(salt, IV or None, every other parameter's raw bytes) of a PBE identifier."""
+    parts = alg.children()
+    if der.oid_str(parts[0]) == pkcs12.OID_PBES2:
+        kdf, scheme = parts[1].children()
+        kp = kdf.children()[1].children()
+        sp = scheme.children()
+        rest = [kdf.children()[0].raw, *(p.raw for p in kp[1:]), sp[0].raw]
+        return kp[0].content, sp[1].content, rest
+    params = parts[1].children()
+    return params[0].content, None, [parts[0].raw, params[1].raw]
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["modern", "legacy"])
+def test_pruned_envelope_gets_a_fresh_salt_and_iv_and_keeps_its_settings(
+    tmp_path: Path, legacy: bool
+) -> None:
+    openssl = require_tool("openssl")
+    # An OpenSSL store holding expired rds-ca-2019 CAs and the G1 CAs in one encrypted envelope.
+    both = tmp_path / "both.pem"
+    both.write_bytes(OLD.read_bytes() + G1.read_bytes())
+    store = tmp_path / "o.p12"
+    args = ["-legacy", "-certpbe", "PBE-SHA1-3DES"] if legacy else []
+    subprocess.run(
+        [openssl, "pkcs12", "-export", "-nokeys", "-in", str(both), "-passout", f"pass:{PW}",
+         "-out", str(store), *args],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    before = _encrypted_algs(store.read_bytes())
+    assert len(before) == 1
+    result = merge_store(store, read_bundle(G1), password=PW, prune_expired=True, backup=False)
+    assert len(result.pruned) == 4
+    after = _encrypted_algs(store.read_bytes())
+    old_salt, old_iv, old_rest = _salt_iv_and_rest(before[0])
+    new_salt, new_iv, new_rest = _salt_iv_and_rest(after[0])
+    assert new_rest == old_rest  # same cipher, KDF, PRF and iteration count as OpenSSL chose
+    assert new_salt != old_salt and len(new_salt) == len(old_salt)
+    assert new_iv != old_iv if not legacy else new_iv is None
+    # Still read by rdstrust and OpenSSL, and the contents are the G1 certificates only.
+    assert read_store(store, PW).fingerprints() == {c.sha256 for c in read_bundle(G1)}
+    listed = subprocess.run(
+        [openssl, "pkcs12", "-in", str(store), "-passin", f"pass:{PW}", "-nokeys",
+         *(["-legacy"] if legacy else [])],
+        check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip
+    assert listed.count(b"BEGIN CERTIFICATE") == 9

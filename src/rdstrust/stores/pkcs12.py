@@ -290,6 +290,47 @@ def _profile_alg(profile: str, plaintext: bytes, password: str | None) -> bytes:
     return der.seq(der.oid(OID_PBES2), der.seq(pbkdf2, aes))
 
 
+def _resalted(alg_raw: bytes, plaintext: bytes, password: str | None) -> bytes | None:
+    """``alg_raw`` with the same cipher, KDF and iterations but a salt and IV for ``plaintext``.
+
+    A pruned envelope is re-encrypted with its original settings; reusing its salt and IV on
+    different contents would repeat a key and IV across two plaintexts, so they are derived
+    from the new content as for new certificates. ``None`` when the identifier has a shape this
+    does not rebuild (the caller then uses the profile's).
+    """
+    seed = _seed(b"rdstrust-pkcs12", password, plaintext)
+    salt, iv = seed, hashlib.sha256(seed).digest()
+    try:
+        parts = der.parse(alg_raw).children()
+        name = der.oid_str(parts[0])
+        if name in _PBE_SHA1:
+            params = parts[1].children()
+            old = params[0].expect(der.OCTET_STRING).content
+            new_params = der.seq(der.octets(salt[: max(8, min(len(old), 32))]), params[1].raw)
+            return der.seq(parts[0].raw, new_params)
+        if name == OID_PBES2:
+            kdf, scheme = parts[1].children()
+            kdf_parts = kdf.children()
+            kp = kdf_parts[1].children()
+            old = kp[0].expect(der.OCTET_STRING).content
+            new_kdf = der.seq(
+                kdf_parts[0].raw,
+                der.seq(
+                    der.octets(salt[: max(8, min(len(old), 32))]),
+                    *(p.raw for p in kp[1:]),
+                ),
+            )
+            scheme_parts = scheme.children()
+            old_iv = scheme_parts[1].expect(der.OCTET_STRING).content
+            if len(old_iv) != 16:
+                return None
+            new_scheme = der.seq(scheme_parts[0].raw, der.octets(iv[:16]))
+            return der.seq(parts[0].raw, der.seq(new_kdf, new_scheme))
+    except (DerError, IndexError, ValueError):
+        return None
+    return None
+
+
 def _alg_profile(alg_raw: bytes) -> str | None:
     """``legacy`` or ``modern`` for an encryption algorithm identifier, else ``None``."""
     try:
@@ -502,8 +543,12 @@ class Pkcs12Store:
             if not bags:
                 continue
             alg = safe.alg
-            if alg is not None and (reencrypt or _alg_profile(alg) is None or _is_rc2(alg)):
-                alg = _profile_alg(chosen, der.seq(*bags), password)
+            if alg is not None:
+                contents = der.seq(*bags)
+                kept = None
+                if not (reencrypt or _alg_profile(alg) is None or _is_rc2(alg)):
+                    kept = _resalted(alg, contents, password)
+                alg = kept or _profile_alg(chosen, contents, password)
             envelopes.append(_envelope(bags, alg, password))
         if add:
             bags = [_cert_bag(c) for c in add]
