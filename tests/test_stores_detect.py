@@ -1,14 +1,21 @@
-"""Store type detection and reading without a JVM: bytes in, StoreType / StoreContents out."""
+"""Store type detection and reading: bytes in, StoreType / StoreContents out.
+
+Everything runs without a JVM except the property tests over keytool-made stores (private keys,
+secret keys), whose stores keytool makes once per session.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import struct
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
-from hypothesis import given, settings
+from conftest import FIXTURES, require_tool
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rdstrust.bundle import read_bundle
@@ -190,3 +197,134 @@ def test_pkcs12_salts_are_deterministic_but_differ_by_password(profile: str) -> 
     salts_a, salts_b = _pkcs12_salts(a), _pkcs12_salts(b)
     assert len(salts_a) == 2 and len(salts_b) == 2  # MAC salt and encryption salt
     assert not salts_a & salts_b
+
+
+# --------------------------------------------------------------------------- keytool-made stores
+
+KEYTOOL_PW = "changeit"
+
+
+@dataclass(frozen=True)
+class KeytoolStores:
+    """Stores keytool made, once per session: the shapes rdstrust never writes itself."""
+
+    jks_key: bytes
+    p12_key: bytes
+    jceks_secret: bytes
+
+
+@pytest.fixture(scope="session")
+def keytool_stores(tmp_path_factory: pytest.TempPathFactory) -> KeytoolStores:
+    tool = require_tool("keytool")
+    d = tmp_path_factory.mktemp("keytool-detect")
+    pw = ["-storepass", KEYTOOL_PW, "-keypass", KEYTOOL_PW]
+    gen = ["-genkeypair", "-alias", "mykey", "-dname", "CN=app", "-keyalg", "EC", "-validity", "30"]
+    runs = [
+        [*gen, "-keystore", str(d / "key.jks"), "-storetype", "jks", *pw],
+        [*gen, "-keystore", str(d / "key.p12"), "-storetype", "pkcs12", *pw],
+        ["-genseckey", "-alias", "aeskey", "-keyalg", "AES", "-keysize", "128",
+         "-keystore", str(d / "secret.jceks"), "-storetype", "jceks", *pw],
+    ]  # fmt: skip
+    for args in runs:
+        proc = subprocess.run([tool, *args], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return KeytoolStores(
+        (d / "key.jks").read_bytes(),
+        (d / "key.p12").read_bytes(),
+        (d / "secret.jceks").read_bytes(),
+    )
+
+
+def _secret_entry_start(data: bytes) -> int:
+    """Offset of the serialized SealedObject in a one-entry JCEKS store."""
+    alias_len = struct.unpack(">H", data[16:18])[0]
+    return 18 + alias_len + 8
+
+
+def _javaobj_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    # pytest's own log capture stands in for Python's last-resort handler, which would print
+    # these on stderr when rdstrust runs outside pytest.
+    return [r.getMessage() for r in caplog.records if r.name.startswith("javaobj")]
+
+
+@pytest.mark.jvm
+def test_damaged_jceks_secret_key_is_one_sentence_and_nothing_on_stderr(
+    keytool_stores: KeytoolStores,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    from rdstrust.stores import parse_store
+
+    data = keytool_stores.jceks_secret
+    start = _secret_entry_start(data)
+    assert data[start : start + 2] == b"\xac\xed"  # Java serialization magic
+    # Cut 20 bytes out of the SealedObject: javaobj logs an "Oops state dump" on such streams.
+    damaged = data[: start + 40] + data[start + 60 :]
+    with pytest.raises(StoreError) as caught:
+        parse_store(damaged, source="s.jceks", password=None)
+    assert caught.value.message == (
+        "s.jceks has a JCEKS secret key entry that cannot be parsed; the store is damaged."
+    )
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "") and _javaobj_records(caplog) == []
+    # Negative control: the undamaged store parses.
+    assert len(parse_store(data, source="s.jceks", password=KEYTOOL_PW)[1].entries) == 1
+    # And as a user runs it (no pytest logging in between): one line on stderr.
+    store = tmp_path / "s.jceks"
+    store.write_bytes(damaged)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rdstrust", "inspect", str(store)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "RDSTRUST_STOREPASS": ""},
+    )
+    assert proc.returncode == 5
+    assert proc.stderr == (
+        f"rdstrust: error: {store} has a JCEKS secret key entry that cannot be parsed; the "
+        "store is damaged.\n"
+    )
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("which", ["jks_key", "p12_key", "jceks_secret"])
+def test_mutated_keytool_stores_parse_or_raise_store_error_quietly(
+    keytool_stores: KeytoolStores,
+    which: str,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from rdstrust.stores import jks, parse_store
+
+    data: bytes = getattr(keytool_stores, which)
+    java_keystore = which != "p12_key"
+
+    @settings(
+        max_examples=100,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        position=st.integers(min_value=0, max_value=len(data) - 1),
+        value=st.integers(min_value=0, max_value=255),
+        cut=st.integers(min_value=0, max_value=64),
+        password=st.sampled_from([None, "", KEYTOOL_PW, "wrong"]),
+        fix_digest=st.booleans(),
+    )
+    def check(position: int, value: int, cut: int, password: str | None, fix_digest: bool) -> None:
+        mutated = bytearray(data)
+        mutated[position] = value
+        del mutated[position + 1 : position + 1 + cut]
+        if java_keystore and fix_digest and len(mutated) > 20:
+            # Re-key the digest so the damaged entries are parsed, not just refused.
+            body = bytes(mutated[:-20])
+            mutated = bytearray(body + jks._digest(KEYTOOL_PW, body))
+        with contextlib.suppress(StoreError):
+            parse_store(bytes(mutated), source="s", password=password)
+        out, err = capfd.readouterr()
+        assert (out, err) == ("", "") and _javaobj_records(caplog) == []
+
+    check()

@@ -150,14 +150,14 @@ def describe_der(der: bytes) -> CertInfo | None:
     """:class:`CertInfo` for DER bytes, or ``None`` when cryptography cannot parse them."""
     from cryptography import x509
 
-    from rdstrust.certs import describe
+    from rdstrust.certs import DECODE_ERRORS, describe
 
     with warnings.catch_warnings():
         # Debian's cacerts has certificates with serial number 0, which cryptography warns about.
         warnings.simplefilter("ignore")
         try:
             return describe(x509.load_der_x509_certificate(der), der)
-        except Exception:  # unparseable: the entry is still carried byte for byte
+        except DECODE_ERRORS:  # unparseable: the entry is still carried byte for byte
             return None
 
 

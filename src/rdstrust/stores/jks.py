@@ -11,11 +11,13 @@ a fixed timestamp (the certificate's notBefore), so the same inputs give the sam
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import logging
 import struct
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rdstrust.errors import StoreError, WrongPasswordError
@@ -257,22 +259,73 @@ def _sha256(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+#: What javaobj's unmarshaller raises on damaged bytes (found by mutating keytool-made JCEKS
+#: stores): truncation (RuntimeError, EOFError, struct.error), a bad stream header (OSError),
+#: bad modified UTF-8 or type codes (ValueError), dangling references (IndexError, KeyError),
+#: unsupported features (NotImplementedError) and runaway nesting (RecursionError).
+_JAVAOBJ_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    struct.error,
+    ValueError,
+    IndexError,
+    KeyError,
+    RuntimeError,
+)
+#: javaobj also trips over its own asserts and attributes on some damaged streams
+#: (``unmarshaller.do_array``); these count as damage only when javaobj's code raised them.
+_JAVAOBJ_INTERNAL_ERRORS: tuple[type[Exception], ...] = (AssertionError, AttributeError, TypeError)
+
+
+@contextlib.contextmanager
+def _quiet_javaobj() -> Iterator[None]:
+    """Keep javaobj's logging off stderr while it parses.
+
+    On a damaged stream javaobj logs an "==Oops state dump==" of about ten lines through the
+    ``javaobj`` logger (``javaobj.utils.log_error``); with no logging configured Python's
+    last-resort handler would print it on stderr, next to rdstrust's one-sentence error.
+    """
+    logger = logging.getLogger("javaobj")
+    saved = (logger.disabled, logger.propagate)
+    quiet = logging.NullHandler()
+    logger.disabled, logger.propagate = True, False
+    logger.addHandler(quiet)  # child loggers (javaobj.parser) stop here, not at lastResort
+    try:
+        yield
+    finally:
+        logger.removeHandler(quiet)
+        logger.disabled, logger.propagate = saved
+
+
+def _raised_by_javaobj(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return isinstance(module, str) and module.split(".")[0] == "javaobj"
+
+
 def _skip_java_object(reader: _Reader) -> None:
     # A JCEKS secret key is a Java-serialized SealedObject with no length prefix: the only way to
     # find its end is to parse the serialization stream (as pyjks does, jks.py _read_java_obj).
     import javaobj  # pyjks's dependency
 
     stream = io.BytesIO(reader.data[reader.pos :])
+    damaged = StoreError(
+        f"{reader.source} has a JCEKS secret key entry that cannot be parsed; the store is "
+        "damaged.",
+        path=reader.source,
+    )
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_javaobj():
             warnings.simplefilter("ignore")
             javaobj.load(stream, ignore_remaining_data=True)  # type: ignore[no-untyped-call]
-    except Exception:
-        raise StoreError(
-            f"{reader.source} has a JCEKS secret key entry that cannot be parsed; the store is "
-            "damaged.",
-            path=reader.source,
-        ) from None
+    except _JAVAOBJ_ERRORS:
+        raise damaged from None
+    except _JAVAOBJ_INTERNAL_ERRORS as exc:
+        if not _raised_by_javaobj(exc):
+            raise
+        raise damaged from None
     reader.take(stream.tell())
 
 
