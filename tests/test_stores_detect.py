@@ -7,9 +7,12 @@ secret keys), whose stores keytool makes once per session.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import struct
 import subprocess
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +70,63 @@ def test_output_is_deterministic() -> None:
         a = create_store(store_type, _g1(), password="changeit")
         b = create_store(store_type, _g1(), password="changeit")
         assert a == b
+
+
+def _jks_timestamps(data: bytes) -> dict[str, int]:
+    """Alias -> entry timestamp (ms since the epoch) of a JKS store's trusted-cert entries."""
+    magic, version, count = struct.unpack(">III", data[:12])
+    assert (magic, version) == (0xFEEDFEED, 2)
+    pos, stamps = 12, {}
+    for _ in range(count):
+        tag, alias_len = struct.unpack(">IH", data[pos : pos + 6])
+        assert tag == 2  # trusted certificate
+        alias = data[pos + 6 : pos + 6 + alias_len].decode()
+        pos += 6 + alias_len
+        (stamps[alias],) = struct.unpack(">Q", data[pos : pos + 8])
+        pos += 8
+        type_len = struct.unpack(">H", data[pos : pos + 2])[0]
+        pos += 2 + type_len
+        pos += 4 + struct.unpack(">I", data[pos : pos + 4])[0]
+    assert pos == len(data) - 20  # then only the digest
+    return stamps
+
+
+def test_jks_entry_date_is_the_certificate_not_before() -> None:
+    certs = _g1()
+    stamps = _jks_timestamps(create_store(StoreType.JKS, certs, password="changeit"))
+    assert stamps == {c.alias: int(c.not_before.timestamp() * 1000) for c in certs}
+    first = read_bundle(FIXTURES / "bundles" / "g1.pem").certificates[0]
+    expected = first.certificate.not_valid_before_utc
+    assert dt.datetime.fromtimestamp(stamps[first.alias] / 1000, dt.timezone.utc) == expected
+
+
+@contextlib.contextmanager
+def _time_zone(name: str) -> Iterator[None]:
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+
+
+def test_naive_not_before_is_utc_whatever_the_local_time_zone() -> None:
+    first = _g1()[0]
+    naive = first.not_before.replace(tzinfo=None)
+    paris = first.not_before.astimezone(dt.timezone(dt.timedelta(hours=1)))
+    expected = create_store(StoreType.JKS, [first], password="changeit")
+    for zone in ("America/New_York", "Asia/Kolkata", "UTC"):
+        with _time_zone(zone):
+            for when in (naive, paris):
+                cert = NewCert(first.alias, first.der, first.subject, when)
+                assert cert.not_before == first.not_before
+                assert cert.not_before.tzinfo == dt.timezone.utc
+                assert create_store(StoreType.JKS, [cert], password="changeit") == expected
 
 
 def test_wrong_password_and_tampering(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
@@ -96,7 +96,14 @@ class NewCert:
     der: bytes = field(repr=False)
     subject: str
     #: Used as the entry timestamp where the format has one (JKS): fixed, so output is stable.
+    #: Normalised to UTC; a naive value is taken as UTC (never as local time, which would make
+    #: the bytes depend on the machine's time zone).
     not_before: datetime
+
+    def __post_init__(self) -> None:
+        when = self.not_before
+        when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+        object.__setattr__(self, "not_before", when.astimezone(timezone.utc))
 
     @classmethod
     def from_info(cls, info: CertInfo, alias: str | None = None) -> NewCert:
