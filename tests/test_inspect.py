@@ -112,3 +112,14 @@ def test_summary_counts_every_entry_the_table_marks(tmp_path: Path) -> None:
     assert human.exit_code == 0, human.output
     assert "private-key" in human.stdout and "expiring" in human.stdout  # the table row ...
     assert "0 expired, 1 expiring within 90 days" in human.output  # ... and the summary agree
+
+
+def test_cli_inspect_does_not_take_a_pem_header_for_an_alias(tmp_path: Path) -> None:
+    store = tmp_path / "ca.pem"
+    old = FIXTURES / "bundles" / "old-2019.pem"
+    store.write_bytes(b"# Corporate trust bundle - do not edit by hand\n" + old.read_bytes())
+    result = runner.invoke(app, ["inspect", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    aliases = [e["alias"] for e in json.loads(result.stdout)["entries"]]
+    assert aliases == [c.alias for c in read_bundle(old)]
+    assert "Corporate" not in result.output

@@ -145,6 +145,50 @@ def test_pem_text_is_kept_and_new_blocks_are_named(tmp_path: Path) -> None:
     assert b"\n" not in text.replace(b"\r\n", b"")  # line ends stay CRLF
 
 
+def _pem_blocks(bundle: Path) -> list[bytes]:
+    text = bundle.read_bytes()
+    end = b"-----END CERTIFICATE-----\n"
+    return [block + end for block in text.split(end) if block.strip()]
+
+
+def test_pem_header_comment_is_not_a_label_and_is_never_pruned(tmp_path: Path) -> None:
+    # The reviewer's case: a file header right above the first certificate.
+    header = b"# Corporate trust bundle - do not edit by hand\n"
+    store = tmp_path / "ca.pem"
+    store.write_bytes(header + OLD.read_bytes())
+    old = read_bundle(OLD)
+    assert [e.alias for e in read_store(store, None).entries] == [c.alias for c in old]
+    result = merge_store(store, read_bundle(G1), password=None, prune_expired=True)
+    assert len(result.pruned) == 4 and len(result.added) == 9
+    text = store.read_bytes()
+    assert text.startswith(header + b"# rds-ca-rsa2048-g1")  # the header stays, blocks go
+    assert b"2019" not in text
+
+
+def test_pruning_pem_removes_only_rdstrusts_own_label_with_its_block(tmp_path: Path) -> None:
+    root, east, west, south = read_bundle(OLD).certificates
+    blocks = _pem_blocks(OLD)
+    own = f"# rds-ca-2019-root: {root.subject}\n".encode()
+    other = f"# legacy: {east.subject}\n".encode()  # an rdstrust label, but of another cert
+    cn = f"{west.common_name}\n".encode()  # names its certificate, but is not rdstrust's
+    note = b"# installed by ops, ticket 1234\n"
+    store = tmp_path / "ca.pem"
+    store.write_bytes(own + blocks[0] + other + blocks[2] + cn + blocks[2] + note + blocks[3])
+    # blocks[2] twice: the second copy's label is its CN; the "other" label names east, not west.
+    entries = read_store(store, None).entries
+    assert [e.alias for e in entries] == [
+        "rds-ca-2019-root",
+        west.alias,
+        west.common_name,
+        south.alias,
+    ]
+    merge_store(store, read_bundle(G1), password=None, prune_expired=True, backup=False)
+    text = store.read_bytes()
+    # Everything that is not a pruned block or rdstrust's own label of it is still there.
+    assert text.startswith(other + cn + note + b"# rds-ca-rsa2048-g1")
+    assert text.count(b"BEGIN CERTIFICATE") == 9
+
+
 def test_unparseable_certificates_are_carried_byte_for_byte(tmp_path: Path) -> None:
     odd = NewCert("odd", b"\x30\x06\x02\x01\x00\x02\x01\x00", "?", dt.datetime(2020, 1, 1))
     for store_type in (StoreType.JKS, StoreType.PKCS12):

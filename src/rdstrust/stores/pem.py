@@ -2,8 +2,9 @@
 
 Every ``CERTIFICATE`` block is a trusted certificate. The existing text is kept exactly as it
 is (comments, ordering, line ends, other blocks); new certificates are appended, each after a
-comment line naming it. Removing a certificate (``--prune-expired``) cuts out just its block and
-the comment or label line right before it.
+``# alias: subject`` comment line naming it. Removing a certificate (``--prune-expired``) cuts
+out just its block and, when the line right before it is that rdstrust label for this very
+certificate, the label; any other text (a file header, someone's notes) is never removed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rdstrust.certs import der_to_pem
+from rdstrust.certs import CertInfo, der_to_pem
 from rdstrust.errors import StoreError
 from rdstrust.stores import EntryKind, NewCert, StoreEntry, describe_der
 
@@ -116,8 +117,8 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
                 f"{source}: certificate block {n} is not valid base64; the file is damaged.",
                 path=source,
             ) from None
-        label, start = _label(data, match.start())
         info = describe_der(der_bytes)
+        label, start = _label(data, match.start(), info)
         alias = label or (info.alias if info is not None else f"certificate-{n}")
         entries.append(
             StoreEntry(
@@ -132,15 +133,28 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     return PemStore(text=data, entries=entries, spans=spans, source=source)
 
 
-def _label(data: bytes, block_start: int) -> tuple[str | None, int]:
-    """The comment or label line right before a block (as rdstrust and AWS write them)."""
-    line_start = data.rfind(b"\n", 0, max(block_start - 1, 0)) + 1
-    if block_start == 0 or line_start >= block_start:
+def _label(data: bytes, block_start: int, info: CertInfo | None) -> tuple[str | None, int]:
+    """The alias a line right before a block gives it, and where the block's span starts.
+
+    Only a line that names this very certificate counts: rdstrust's own ``# alias: subject``
+    comment (the span then starts at that line, so pruning removes it with the block), or a
+    line that is exactly the certificate's common name (an alias only: it is not rdstrust's,
+    so pruning leaves it). Anything else (``# Corporate trust bundle - do not edit``) is text
+    of the file, neither a label nor part of the block.
+    """
+    if block_start == 0 or info is None or data[block_start - 1 : block_start] != b"\n":
         return None, block_start
-    line = data[line_start:block_start].strip()
-    if not line or line.startswith(b"-----"):
+    line_start = data.rfind(b"\n", 0, block_start - 1) + 1
+    try:
+        line = data[line_start:block_start].decode("utf-8").strip()
+    except UnicodeDecodeError:
         return None, block_start
-    text = line.decode("utf-8", "replace").lstrip("#").strip()
-    # "alias: subject" is how rdstrust writes its comment lines.
-    alias = text.split(": ", 1)[0].strip() if text else None
-    return alias or None, line_start
+    own_suffix = f": {info.subject}"
+    if line.startswith("# ") and line.endswith(own_suffix):
+        alias = line[2 : -len(own_suffix)].strip()
+        if alias:
+            return alias, line_start
+    name = line.lstrip("#").strip()
+    if info.common_name and name == info.common_name:
+        return name, block_start
+    return None, block_start
