@@ -388,3 +388,28 @@ def test_mutated_keytool_stores_parse_or_raise_store_error_quietly(
         assert (out, err) == ("", "") and _javaobj_records(caplog) == []
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("store_type", "password", "profile", "expected"),
+    [
+        (StoreType.JKS, "changeit", None, (False, None, True)),
+        (StoreType.PKCS12, "changeit", "modern", (False, "modern", True)),
+        (StoreType.PKCS12, "changeit", "legacy", (False, "legacy", True)),
+        (StoreType.PKCS12, None, None, (True, "modern", True)),
+        (StoreType.PEM, None, None, (True, None, True)),
+    ],
+)
+def test_every_format_answers_the_loaded_store_protocol(
+    store_type: StoreType,
+    password: str | None,
+    profile: str | None,
+    expected: tuple[bool, str | None, bool],
+) -> None:
+    from rdstrust.stores import parse_store
+
+    data = create_store(store_type, _g1(), password=password, profile=profile)
+    _, loaded = parse_store(data, source="s", password=password)
+    assert (loaded.password_less, loaded.profile, loaded.verified) == expected
+    if store_type is StoreType.JKS:
+        assert not parse_store(data, source="s", password=None)[1].verified

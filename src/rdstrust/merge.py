@@ -156,11 +156,7 @@ def store_needs_password(path: str | Path, *, for_writing: bool = True) -> bool:
             _, loaded = parse_store(data, source=str(p), password=None)
         except StoreError:
             return True
-        return (
-            not getattr(loaded, "password_less", False)
-            if for_writing
-            else (loaded.password_required)
-        )
+        return not loaded.password_less if for_writing else loaded.password_required
     return False
 
 
@@ -267,9 +263,9 @@ def _prepare(
     profile: str | None = None
     reprofile = False
     if kind is StoreType.PKCS12:
-        current = getattr(loaded, "profile", None)
+        current = loaded.profile if loaded is not None else None
         profile = pkcs12_profile or current or "modern"
-        password_less = bool(getattr(loaded, "password_less", create and password is None))
+        password_less = loaded.password_less if loaded is not None else password is None
         reprofile = (
             pkcs12_profile is not None
             and current is not None

@@ -115,7 +115,20 @@ class LoadedStore(Protocol):
     """A parsed store that can be written back; implemented by each format module."""
 
     entries: tuple[StoreEntry, ...]
+    #: Whether a password was needed to read the certificates (PKCS12 with encrypted bags).
     password_required: bool
+    #: Whether the store's integrity was checked (False for JKS read without its password).
+    verified: bool
+
+    @property
+    def password_less(self) -> bool:
+        """Whether the store is written without any password (PEM, JDK 18+ style PKCS12)."""
+        ...
+
+    @property
+    def profile(self) -> str | None:
+        """The PKCS12 profile matching how the store is protected now; ``None`` for others."""
+        ...
 
     def render(
         self,

@@ -115,6 +115,16 @@ class JksStore:
         self.source = source
 
     @property
+    def password_less(self) -> bool:
+        """Always False: the digest at the end of the file is keyed by the password."""
+        return False
+
+    @property
+    def profile(self) -> str | None:
+        """``None``: profiles are a PKCS12 notion."""
+        return None
+
+    @property
     def variant(self) -> str:
         """``"JKS"`` or ``"JCEKS"``."""
         return "JCEKS" if self.magic == MAGIC_JCEKS else "JKS"

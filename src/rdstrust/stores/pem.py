@@ -57,6 +57,16 @@ class PemStore:
         self.verified = True
         self.source = source
 
+    @property
+    def password_less(self) -> bool:
+        """Always True: a PEM file has no password."""
+        return True
+
+    @property
+    def profile(self) -> str | None:
+        """``None``: profiles are a PKCS12 notion."""
+        return None
+
     def render(
         self,
         *,
