@@ -300,3 +300,53 @@ def test_keytool_jceks_is_checked_by_java_as_jceks(tmp_path: Path) -> None:
     assert "Keystore type: JCEKS" in listing and "contains 10 entries" in listing
     inspected = runner.invoke(app, ["inspect", str(store), "--storepass", PASSWORD, "--json"])
     assert json.loads(inspected.stdout)["type"] == "jceks"
+
+
+def test_openssl_pkcs12_is_fixed_for_java(tmp_path: Path) -> None:
+    # OpenSSL writes certificate bags without Java's trusted-certificate attribute: Java sees
+    # no anchors in such a store, so merge must add them again, with the attribute.
+    openssl = require_tool("openssl")
+    tool = require_tool("keytool")
+    store = tmp_path / "openssl.p12"
+    subprocess.run(
+        [openssl, "pkcs12", "-export", "-nokeys", "-in", str(G1), "-passout",
+         f"pass:{PASSWORD}", "-out", str(store)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    original = store.read_bytes()
+    chain = FIXTURES / "chains" / "rsa2048-g1-us-east-1" / "chain.pem"
+    verify = ["verify", "-s", str(store), "--storepass", PASSWORD, "--bundle", str(G1)]
+    verify += ["--chain", str(chain)]
+    # Negative control: Java lists nothing and verify fails before the merge.
+    assert keytool_list(tool, store) == []
+    assert runner.invoke(app, verify).exit_code == 1
+    merged = runner.invoke(
+        app, ["merge", "-b", str(G1), "-s", str(store), "--storepass", PASSWORD, "--json"]
+    )
+    assert merged.exit_code == 0, merged.output
+    report = json.loads(merged.stdout)["stores"][0]
+    assert len(report["added"]) == 9 and report["already_present"] == []
+    assert any(
+        n.startswith("added with Java's trusted-certificate attribute: 9 certificate(s)")
+        for n in report["notes"]
+    )
+    listed = keytool_list(tool, store)
+    assert len(listed) == 9 and all(e.kind == "trustedCertEntry" for e in listed)
+    assert {e.sha256 for e in listed} == {c.sha256 for c in read_bundle(G1)}
+    assert runner.invoke(app, verify).exit_code == 0
+    # The original bags are untouched: OpenSSL's envelope is carried verbatim.
+    for envelope in _auth_safe_envelopes(original):
+        assert envelope in store.read_bytes()
+    data = store.read_bytes()
+    again = merge_store(store, read_bundle(G1), password=PASSWORD)
+    assert not again.written and not again.added and len(again.already_present) == 9
+    assert store.read_bytes() == data
+
+
+def _auth_safe_envelopes(data: bytes) -> list[bytes]:
+    """The raw bytes of every ContentInfo of a PKCS12 file's authenticated safe."""
+    from rdstrust.stores import _der as der
+
+    auth_safe = der.parse(data).children()[1].children()[1].children()[0].content
+    return [info.raw for info in der.parse(auth_safe).children()]

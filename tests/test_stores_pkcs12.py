@@ -264,8 +264,9 @@ def test_pruned_envelope_gets_a_fresh_salt_and_iv_and_keeps_its_settings(
     )  # fmt: skip
     before = _encrypted_algs(store.read_bytes())
     assert len(before) == 1
-    result = merge_store(store, read_bundle(G1), password=PW, prune_expired=True, backup=False)
-    assert len(result.pruned) == 4
+    # Merging the (expired) 2019 bundle with pruning: four bags go, nothing is added.
+    result = merge_store(store, read_bundle(OLD), password=PW, prune_expired=True, backup=False)
+    assert len(result.pruned) == 4 and not result.added
     after = _encrypted_algs(store.read_bytes())
     old_salt, old_iv, old_rest = _salt_iv_and_rest(before[0])
     new_salt, new_iv, new_rest = _salt_iv_and_rest(after[0])

@@ -219,7 +219,16 @@ def _prepare(
     if kind is not StoreType.PKCS12 and pkcs12_profile is not None and not create:
         notes.append(f"--pkcs12-profile ignored: {path} is a {kind.value.upper()} store")
 
-    trusted = {e.sha256: e for e in entries if e.kind is EntryKind.TRUSTED_CERT and e.sha256}
+    # What Java sees as trust anchors: for PKCS12 only bags with Java's trusted-certificate
+    # attribute (OpenSSL writes certificates without it, and Java then ignores them).
+    trusted = {
+        e.sha256: e
+        for e in entries
+        if e.kind is EntryKind.TRUSTED_CERT and e.sha256 and e.java_trusted is not False
+    }
+    unattributed = {
+        e.sha256 for e in entries if e.kind is EntryKind.TRUSTED_CERT and e.java_trusted is False
+    }
     remove: set[int] = set()
     pruned: list[PlannedCert] = []
     if prune_expired:
@@ -236,19 +245,22 @@ def _prepare(
 
     present: list[PlannedCert] = []
     to_add: list[CertInfo] = []
+    reattributed = 0
     for info in _certificates(bundle):
         if info.sha256 in trusted:
-            entry = trusted[info.sha256]
-            present.append(_planned(info, entry.alias))
-            if entry.java_trusted is False:
-                notes.append(
-                    f"{entry.alias}: present but without Java's trusted-certificate attribute, "
-                    "so Java does not trust it (rdstrust does not rewrite existing entries)"
-                )
+            present.append(_planned(info, trusted[info.sha256].alias))
         elif prune_expired and info.expired(at):
             notes.append(f"{info.alias}: expired, not added (--prune-expired)")
         else:
+            # A certificate present only without Java's attribute is added once more, with it,
+            # as a trusted-certificate entry; its original bag stays as it is.
+            reattributed += info.sha256 in unattributed
             to_add.append(info)
+    if reattributed:
+        notes.append(
+            f"added with Java's trusted-certificate attribute: {reattributed} certificate(s) "
+            "were present without it (Java ignores those; their original bags are kept)"
+        )
     # Aliases already in the store (Java compares them case-insensitively) stay theirs.
     named = assign_aliases(to_add, taken=[e.alias.lower() for e in entries])
     added = tuple(_planned(info) for info in named)
