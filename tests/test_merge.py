@@ -24,7 +24,7 @@ from rdstrust.bundle import read_bundle
 from rdstrust.certs import describe
 from rdstrust.cli import app
 from rdstrust.errors import StoreError, UsageError, WrongPasswordError
-from rdstrust.merge import merge_store, plan_merge
+from rdstrust.merge import StoreFailure, merge_store, merge_stores, plan_merge
 from rdstrust.stores import CREATABLE_TYPES, NewCert, StoreType, create_store, read_store
 
 PW = "changeit"
@@ -466,3 +466,44 @@ def test_dry_run_fails_where_the_real_run_fails(tmp_path: Path) -> None:
     # With the password the dry run passes and still writes nothing.
     assert runner.invoke(app, [*args, "--dry-run"], env={"RDSTRUST_STOREPASS": PW}).exit_code == 0
     assert store.read_bytes() == data
+
+
+def test_merge_stores_collects_each_failure_and_goes_on(tmp_path: Path) -> None:
+    good = _store(tmp_path, StoreType.JKS, name="good")
+    locked = _store(tmp_path, StoreType.PKCS12, name="locked")
+    pem = tmp_path / "new.pem"
+    before = locked.read_bytes()
+    asked: list[Path] = []
+    told: list[StoreFailure] = []
+
+    def password_for(path: Path) -> str | None:
+        asked.append(path)
+        return "wrong" if path == locked else PW
+
+    run = merge_stores(
+        [good, str(locked), pem], read_bundle(G1), password_for=password_for, on_failure=told.append
+    )
+    assert asked == [good, locked, pem]
+    assert [r.store for r in run.stores] == [str(good), str(pem)]
+    assert all(r.written and len(r.added) == 9 for r in run.stores)
+    assert run.bundle == str(G1)
+    (failure,) = run.failed
+    assert told == [failure]
+    assert failure.store == str(locked) and failure.exit_code == 5
+    assert "wrong password" in failure.message
+    assert locked.read_bytes() == before  # the failed store is untouched
+
+
+def test_merge_stores_lets_a_password_error_fail_only_that_store(tmp_path: Path) -> None:
+    first, second = (_store(tmp_path, StoreType.JKS, name=n) for n in ("a", "b"))
+
+    def password_for(path: Path) -> str | None:
+        if path == first:
+            raise UsageError("No password for a.jks.")
+        return PW
+
+    run = merge_stores([first, second], read_bundle(G1), password_for=password_for, dry_run=True)
+    assert [(f.store, f.exit_code, f.message) for f in run.failed] == [
+        (str(first), 2, "No password for a.jks.")
+    ]
+    assert [r.store for r in run.stores] == [str(second)] and run.stores[0].dry_run

@@ -8,12 +8,13 @@ with ``prune_expired`` expired Amazon RDS CA certificates are removed and nothin
 Merging twice changes nothing: the second run finds everything present and does not write.
 
 :func:`plan_merge` only reads; :func:`merge_store` takes the store's lock, plans, renders the
-new bytes, checks them by reading them back, and replaces the file atomically.
+new bytes, checks them by reading them back, and replaces the file atomically;
+:func:`merge_stores` does that for several stores, collecting each store's failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 from rdstrust.atomic import BACKUP_SUFFIX, exclusive_lock, real_path, write_bytes_atomic
 from rdstrust.bundle import Bundle, assign_aliases
 from rdstrust.certs import CertInfo, utcnow
-from rdstrust.errors import StoreError, UsageError
+from rdstrust.errors import RdsTrustError, StoreError, UsageError
 from rdstrust.stores import (
     CREATABLE_TYPES,
     EntryKind,
@@ -462,3 +463,49 @@ class MergeRun:
     bundle: str
     stores: tuple[MergeResult, ...]
     failed: tuple[StoreFailure, ...] = ()
+
+
+def merge_stores(
+    paths: Sequence[str | Path],
+    bundle: Bundle,
+    *,
+    password_for: Callable[[Path], str | None],
+    store_type: StoreType | None = None,
+    prune_expired: bool = False,
+    pkcs12_profile: str | None = None,
+    backup: bool = True,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    on_failure: Callable[[StoreFailure], None] | None = None,
+) -> MergeRun:
+    """Merge ``bundle`` into each store in ``paths`` with :func:`merge_store`, in order.
+
+    ``password_for(path)`` gives each store's password (it may prompt, or raise an
+    :class:`RdsTrustError`). A store that fails is left unchanged and recorded as a
+    :class:`StoreFailure` (``on_failure`` is told at once); the other stores still go ahead.
+    Anything that is not an :class:`RdsTrustError` (Ctrl-C, a bug) propagates.
+    """
+    results: list[MergeResult] = []
+    failures: list[StoreFailure] = []
+    for store in paths:
+        path = Path(store)
+        try:
+            results.append(
+                merge_store(
+                    path,
+                    bundle,
+                    password=password_for(path),
+                    store_type=store_type,
+                    prune_expired=prune_expired,
+                    pkcs12_profile=pkcs12_profile,
+                    backup=backup,
+                    dry_run=dry_run,
+                    now=now,
+                )
+            )
+        except RdsTrustError as exc:
+            failure = StoreFailure(str(store), exc.message, int(exc.exit_code))
+            failures.append(failure)
+            if on_failure is not None:
+                on_failure(failure)
+    return MergeRun(bundle=bundle.source, stores=tuple(results), failed=tuple(failures))

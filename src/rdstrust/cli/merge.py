@@ -22,8 +22,7 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
-from rdstrust.errors import RdsTrustError
-from rdstrust.merge import MergeResult, MergeRun, StoreFailure, merge_store, store_needs_password
+from rdstrust.merge import MergeResult, MergeRun, StoreFailure, merge_stores, store_needs_password
 from rdstrust.passwords import PasswordSource
 
 
@@ -61,37 +60,31 @@ def merge(
         loaded = read_bundle(bundle, allow_foreign=allow_foreign)
         source = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
         source.resolve()  # report a bad password option before touching any store
-    results: list[MergeResult] = []
-    failures: list[StoreFailure] = []
-    for store in stores:
-        try:
-            password = source.resolve_or_prompt(
+
+        def password_for(store: Path) -> str | None:
+            return source.resolve_or_prompt(
                 f"Password for {store}: ", needed=store_needs_password(store)
             )
-            results.append(
-                merge_store(
-                    store,
-                    loaded,
-                    password=password,
-                    store_type=store_type,
-                    prune_expired=prune_expired,
-                    pkcs12_profile=pkcs12_profile.value if pkcs12_profile else None,
-                    backup=not no_backup,
-                    dry_run=dry_run,
-                )
-            )
-        except RdsTrustError as exc:
-            err(f"rdstrust: error: {exc.message}")
-            failures.append(StoreFailure(str(store), exc.message, int(exc.exit_code)))
-        except KeyboardInterrupt:
-            err("rdstrust: interrupted")
-            raise typer.Exit(130) from None
-    run = MergeRun(bundle=loaded.source, stores=tuple(results), failed=tuple(failures))
+
+        def report(failure: StoreFailure) -> None:
+            err(f"rdstrust: error: {failure.message}")
+
+        run = merge_stores(
+            stores,
+            loaded,
+            password_for=password_for,
+            store_type=store_type,
+            prune_expired=prune_expired,
+            pkcs12_profile=pkcs12_profile.value if pkcs12_profile else None,
+            backup=not no_backup,
+            dry_run=dry_run,
+            on_failure=report,
+        )
     emit(run, json=json, human=render_merge(run))
-    for result in results:
+    for result in run.stores:
         err(_summary(result))
-    if failures:
-        raise typer.Exit(failures[0].exit_code)
+    if run.failed:
+        raise typer.Exit(run.failed[0].exit_code)
 
 
 def _summary(result: MergeResult) -> str:
