@@ -16,15 +16,31 @@ from rdstrust.atomic import write_bytes_atomic
 from rdstrust.errors import StoreError
 
 
+def chattr_immutable(path: Path) -> str:
+    """``chattr +i`` on ``path``; returns the chattr program to undo it with.
+
+    A missing chattr program is a missing tool (:func:`conftest.missing`: fails under CI). Not
+    being root, or chattr failing although it exists (a container without
+    CAP_LINUX_IMMUTABLE, a file system without the flag), is a property of the machine that CI
+    cannot install away: the test is skipped with the reason.
+    """
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        missing("the 'chattr' program (to make a file immutable)")
+    assert chattr is not None
+    if os.geteuid() != 0:
+        pytest.skip("chattr +i needs root")
+    proc = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        reason = (proc.stderr or proc.stdout).strip() or f"exit status {proc.returncode}"
+        pytest.skip(f"chattr +i failed on {path}: {reason}")
+    return chattr
+
+
 @contextlib.contextmanager
 def immutable(path: Path) -> Iterator[None]:
     """``chattr +i`` on ``path`` (nobody, not even root, may replace it), undone afterwards."""
-    chattr = shutil.which("chattr")
-    if os.geteuid() != 0 or chattr is None:
-        missing("root with chattr (to make a file immutable)")
-    assert chattr is not None
-    if subprocess.run([chattr, "+i", str(path)], check=False).returncode:
-        missing("chattr +i on this file system")
+    chattr = chattr_immutable(path)
     try:
         yield
     finally:
@@ -123,3 +139,15 @@ def test_existing_files_keep_their_mode_whatever_the_umask(tmp_path: Path) -> No
     with umask(0o077):
         write_bytes_atomic(store, b"new")
     assert store.stat().st_mode & 0o777 == 0o664
+
+
+def test_chattr_failing_is_a_skip_with_the_reason_even_in_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("chattr") is None or os.geteuid() != 0:
+        pytest.skip("needs root with chattr")
+    monkeypatch.setattr("conftest.IN_CI", True)  # missing() would fail the test under CI
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")  # chattr cannot set flags on a symlink
+    with pytest.raises(pytest.skip.Exception, match=r"chattr \+i failed on .*link: \S"):
+        chattr_immutable(link)

@@ -6,14 +6,13 @@ import contextlib
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing
+from conftest import FIXTURES
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -204,9 +203,9 @@ def test_unparseable_certificates_are_carried_byte_for_byte(tmp_path: Path) -> N
 def read_only_dir(path: Path) -> Iterator[None]:
     """Make a directory unwritable, even for root (chattr +i), and undo it afterwards."""
     if os.geteuid() == 0:
-        chattr = shutil.which("chattr")
-        if chattr is None or subprocess.run([chattr, "+i", str(path)], check=False).returncode:
-            missing("chattr +i (to make a directory read-only for root)")
+        from test_atomic import chattr_immutable
+
+        chattr = chattr_immutable(path)  # skips with the reason when chattr +i fails
         try:
             yield
         finally:
