@@ -8,8 +8,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES
@@ -24,7 +25,15 @@ from rdstrust.certs import describe
 from rdstrust.cli import app
 from rdstrust.errors import StoreError, UsageError, WrongPasswordError
 from rdstrust.merge import StoreFailure, merge_store, merge_stores, plan_merge
-from rdstrust.stores import CREATABLE_TYPES, NewCert, StoreType, create_store, read_store
+from rdstrust.stores import (
+    CREATABLE_TYPES,
+    LoadedStore,
+    NewCert,
+    StoreType,
+    create_store,
+    parse_store,
+    read_store,
+)
 
 PW = "changeit"
 BUNDLES = FIXTURES / "bundles"
@@ -63,20 +72,18 @@ def _expired_foreign_ca() -> NewCert:
 def test_merge_adds_new_keeps_old_and_is_idempotent(tmp_path: Path, store_type: StoreType) -> None:
     store = _store(tmp_path, store_type)
     before = read_store(store, PW)
+    original = store.read_bytes()
     result = merge_store(store, read_bundle(MIXED), password=PW)
     assert len(result.already_present) == 4 and len(result.added) == 9
     assert result.kept == 4 and result.written and result.backup
-    assert Path(result.backup).read_bytes() == _bak_source(store, result.backup)
+    assert Path(result.backup).read_bytes() == original  # the backup is the store before
+    assert store.read_bytes() != original
     after = read_store(store, PW)
     assert after.entries[:4] == before.entries  # same aliases, same certificates, same order
     assert after.fingerprints() == {c.sha256 for c in read_bundle(MIXED)}
     data = store.read_bytes()
     again = merge_store(store, read_bundle(MIXED), password=PW)
     assert not again.written and not again.added and store.read_bytes() == data
-
-
-def _bak_source(store: Path, backup: str) -> bytes:
-    return Path(backup).read_bytes()  # existence and readability of the backup
 
 
 def test_output_is_byte_identical_for_the_same_inputs(tmp_path: Path) -> None:
@@ -506,3 +513,59 @@ def test_merge_stores_lets_a_password_error_fail_only_that_store(tmp_path: Path)
         (str(first), 2, "No password for a.jks.")
     ]
     assert [r.store for r in run.stores] == [str(second)] and run.stores[0].dry_run
+
+
+class DroppingStore:
+    """A real loaded store whose render loses its first entry: the bug the safety net catches."""
+
+    def __init__(self, real: LoadedStore) -> None:
+        self.real = real
+        self.entries = real.entries
+        self.password_required = real.password_required
+        self.verified = real.verified
+
+    @property
+    def password_less(self) -> bool:
+        return self.real.password_less
+
+    @property
+    def profile(self) -> str | None:
+        return self.real.profile
+
+    def render(
+        self,
+        *,
+        remove: frozenset[int],
+        add: Sequence[NewCert],
+        password: str | None,
+        profile: str | None = None,
+    ) -> bytes:
+        return self.real.render(remove=remove | {0}, add=add, password=password, profile=profile)
+
+
+@pytest.mark.parametrize("store_type", CREATABLE_TYPES)
+def test_a_render_that_loses_an_entry_is_refused_and_nothing_is_written(
+    tmp_path: Path, store_type: StoreType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rdstrust.merge
+
+    store = _store(tmp_path, store_type)
+    original = store.read_bytes()
+
+    def parse_losing(data: bytes, **kwargs: Any) -> tuple[StoreType, LoadedStore]:
+        kind, loaded = parse_store(data, **kwargs)
+        # Only the store as read from disk is wrapped; the read-back check parses for real.
+        return kind, DroppingStore(loaded) if data == original else loaded
+
+    monkeypatch.setattr(rdstrust.merge, "parse_store", parse_losing)
+    with pytest.raises(StoreError) as caught:
+        merge_store(store, read_bundle(G1), password=PW)
+    assert caught.value.message == (
+        f"Refusing to write {store}: the rewritten store would not hold exactly the original "
+        "entries plus the new certificates (please report this as a bug)."
+    )
+    assert store.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == [store.name]  # no .bak, no temporary
+    # Negative control: the same real store, not wrapped, merges.
+    monkeypatch.undo()
+    assert merge_store(store, read_bundle(G1), password=PW).written
