@@ -135,19 +135,33 @@ def test_keytool_keystore_keeps_its_private_key(
     store = _copy(source, tmp_path)
     tool = str(TEMURIN_25) if which.startswith("temurin") else require_tool("keytool")
     before = keytool_list(tool, store)
+    original = store.read_bytes()
     bundle = read_bundle(G1)
     result = merge_store(store, bundle, password=PASSWORD, pkcs12_profile=profile)
     assert result.written and len(result.added) == len(bundle)
+    new = {Listed(a.alias, "trustedCertEntry", a.sha256) for a in result.added}
     for judge in _keytools():
+        # keytool sorts aliases, so compare as sets: exactly the old entries (same alias, kind
+        # and certificate) plus the bundle's, nothing else.
         after = keytool_list(judge, store)
-        assert after[: len(before)] == before or set(before) <= set(after)
-        trusted = {e.sha256 for e in after if e.kind == "trustedCertEntry"}
-        assert trusted == {c.sha256 for c in bundle}
         assert len(after) == len(before) + len(bundle)
+        assert set(after) == set(before) | new
         # The key must still decrypt: -certreq signs with it.
         csr = keytool(judge, "-certreq", "-alias", "mykey", "-keystore", store, "-storepass",
                       PASSWORD, "-keypass", PASSWORD)  # fmt: skip
         assert "BEGIN NEW CERTIFICATE REQUEST" in csr
+    # Byte for byte: the old entries are carried, not re-encoded.
+    data = store.read_bytes()
+    if which == "jks_key":
+        assert original[12:-20] in data  # every entry keytool wrote, in its order
+    elif profile is None:
+        for envelope in _auth_safe_envelopes(original):
+            assert envelope in data
+    else:
+        # A profile change re-encrypts the certificates' envelope; the key's (plain) envelope,
+        # with its shrouded key bag, is still carried as keytool wrote it.
+        plain = [e for e in _auth_safe_envelopes(original) if _is_plain(e)]
+        assert plain and all(envelope in data for envelope in plain)
     # A second run is a no-op.
     again = merge_store(store, bundle, password=PASSWORD, pkcs12_profile=profile)
     assert not again.written and not again.added
@@ -155,8 +169,10 @@ def test_keytool_keystore_keeps_its_private_key(
 
 def test_jceks_secret_key_is_kept(made: Made, tmp_path: Path) -> None:
     store = _copy(made.jceks_secret, tmp_path)
+    original = store.read_bytes()
     bundle = read_bundle(G1)
     merge_store(store, bundle, password=PASSWORD)
+    assert original[12:-20] in store.read_bytes()  # the sealed secret key, byte for byte
     listed = keytool_list(require_tool("keytool"), store)
     assert ("aeskey", "SecretKeyEntry") in {(e.alias, e.kind) for e in listed}
     assert {e.sha256 for e in listed if e.kind == "trustedCertEntry"} == {c.sha256 for c in bundle}
@@ -166,8 +182,10 @@ def test_jceks_secret_key_is_kept(made: Made, tmp_path: Path) -> None:
 
 def test_password_less_pkcs12_stays_password_less(made: Made, tmp_path: Path) -> None:
     store = _copy(made.p12_nopw, tmp_path)
+    original = store.read_bytes()
     bundle = read_bundle(G1)
     result = merge_store(store, bundle, password=None)
+    assert all(e in store.read_bytes() for e in _auth_safe_envelopes(original))
     # The fixture root was already there under keytool's alias.
     assert [p.alias for p in result.already_present] == ["rootca"]
     assert len(result.added) == len(bundle) - 1
@@ -342,6 +360,13 @@ def test_openssl_pkcs12_is_fixed_for_java(tmp_path: Path) -> None:
     again = merge_store(store, read_bundle(G1), password=PASSWORD)
     assert not again.written and not again.added and len(again.already_present) == 9
     assert store.read_bytes() == data
+
+
+def _is_plain(envelope: bytes) -> bool:
+    """Whether a ContentInfo is plain ``data`` (not ``encryptedData``)."""
+    from rdstrust.stores import _der as der
+
+    return der.oid_str(der.parse(envelope).children()[0]) == "1.2.840.113549.1.7.1"
 
 
 def _auth_safe_envelopes(data: bytes) -> list[bytes]:
