@@ -262,3 +262,27 @@ def test_real_bundle_into_jdk_cacerts_copy(tmp_path: Path) -> None:
     assert code == 0, stderr
     assert keytool_trusted(store) == original + 102
     assert update("--check", "--source", str(bundle), "-s", str(store))[0] == 0
+
+
+def test_update_fixes_a_pkcs12_made_by_openssl(tmp_path: Path) -> None:
+    # OpenSSL writes certificates without Java's trusted-certificate attribute: Java sees no
+    # anchors, so update must add them again (with it) and then pass, keeping OpenSSL's bags.
+    openssl = require_tool("openssl")
+    store = tmp_path / "openssl.p12"
+    subprocess.run(
+        [openssl, "pkcs12", "-export", "-nokeys", "-in", str(G1), "-out", str(store),
+         "-passout", "pass:changeit"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    original = store.read_bytes()
+    assert keytool_trusted(store) == 0
+    assert update("--check", "--source", str(G1), "-s", str(store))[0] == 1
+    code, stdout, stderr = update("--source", str(G1), "-s", str(store))
+    assert code == 0, stdout + stderr
+    assert "trusted-certificate attribute" in stdout
+    assert keytool_trusted(store) == 9
+    assert Path(str(store) + ".bak").read_bytes() == original
+    before = snapshot(store)
+    assert update("--source", str(G1), "-s", str(store))[0] == 0
+    assert snapshot(store) == before

@@ -34,7 +34,15 @@ from rdstrust.fetch import (
 )
 from rdstrust.jvm import JavaVerdict, java_trust_check
 from rdstrust.listing import StoreListing, list_store
-from rdstrust.merge import MergePlan, MergeResult, merge_store, plan_merge
+from rdstrust.merge import (
+    MergePlan,
+    MergeResult,
+    MergeRun,
+    StoreFailure,
+    merge_store,
+    merge_stores,
+    plan_merge,
+)
 from rdstrust.pathcheck import Chain, PathResult, check_path, read_chain
 from rdstrust.probe import ProbeResult, StartTLS, probe
 from rdstrust.split import SplitResult, split_bundle
@@ -60,6 +68,7 @@ __all__ = [
     "JavaVerdict",
     "MergePlan",
     "MergeResult",
+    "MergeRun",
     "Partition",
     "PathResult",
     "ProbeError",
@@ -70,6 +79,7 @@ __all__ = [
     "StoreContents",
     "StoreEntry",
     "StoreError",
+    "StoreFailure",
     "StoreListing",
     "StoreType",
     "ToolMissingError",
@@ -89,6 +99,7 @@ __all__ = [
     "last_cached_bundle",
     "list_store",
     "merge_store",
+    "merge_stores",
     "parse_bundle",
     "plan_merge",
     "probe",

@@ -102,7 +102,7 @@ def list_store(
                 chain_length=len(entry.certificates),
             )
         )
-    checked = bool(getattr(loaded, "verified", True))
+    checked = loaded.verified
     notes = []
     if not checked:
         notes.append("read without a password: the store's integrity was not checked")

@@ -231,6 +231,7 @@ def _render_store(item: StoreUpdate) -> list[str]:
             f"{len(merged.already_present)}, kept {merged.kept}, pruned {len(merged.pruned)}"
             + (f"; backup {merged.backup}" if merged.backup else "")
         )
+        lines.extend(f"  note:   {note}" for note in merged.notes)
     report = item.verify
     if report is not None:
         members = report.membership
