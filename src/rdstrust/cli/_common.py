@@ -302,3 +302,13 @@ ConnectTimeoutOption = Annotated[
         show_default=False,
     ),
 ]
+ChainOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--chain",
+        metavar="FILE",
+        help="Server chain to validate against every store, PEM or DER, leaf first (as "
+        "'probe --save-chain' writes it).",
+        show_default=False,
+    ),
+]

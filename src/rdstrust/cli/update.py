@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
     MAX_DAYS,
     AllowForeignOption,
+    ChainOption,
     JavaOption,
     JsonOption,
     NoBackupOption,
@@ -98,14 +98,7 @@ def update(
     prune_expired: PruneExpiredOption = False,
     pkcs12_profile: Pkcs12ProfileOption = None,
     no_backup: NoBackupOption = False,
-    chain_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--chain",
-            help="Also validate this server chain (PEM, leaf first) against every store.",
-            show_default=False,
-        ),
-    ] = None,
+    chain_file: ChainOption = None,
     server_name: Annotated[
         str | None,
         typer.Option(

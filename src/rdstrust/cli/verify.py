@@ -10,6 +10,7 @@ import typer
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
     MAX_DAYS,
+    ChainOption,
     ConnectTimeoutOption,
     JavaOption,
     JsonOption,
@@ -76,16 +77,7 @@ def verify(
             show_default=False,
         ),
     ] = None,
-    chain_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--chain",
-            metavar="FILE",
-            help="Server chain to validate, PEM or DER, leaf first (as 'probe --save-chain' "
-            "writes it).",
-            show_default=False,
-        ),
-    ] = None,
+    chain_file: ChainOption = None,
     host: Annotated[
         str | None,
         typer.Option(
