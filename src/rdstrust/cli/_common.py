@@ -312,3 +312,12 @@ ChainOption = Annotated[
         show_default=False,
     ),
 ]
+WarnDaysOption = Annotated[
+    int,
+    typer.Option(
+        "--warn-days",
+        metavar="DAYS",
+        help=f"Warn about RDS CAs expiring within this many days (0-{MAX_DAYS}).",
+        parser=days,
+    ),
+]

@@ -9,7 +9,6 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
-    MAX_DAYS,
     AllowForeignOption,
     ChainOption,
     JavaOption,
@@ -23,7 +22,7 @@ from rdstrust.cli._common import (
     StorePassOption,
     StoresOption,
     StoreTypeOption,
-    days,
+    WarnDaysOption,
     emit,
     err,
     exit_on_error,
@@ -112,15 +111,7 @@ def update(
         typer.Option("--jvm", help="Also ask the JVM for its verdict on --chain."),
     ] = False,
     java: JavaOption = None,
-    warn_days: Annotated[
-        int,
-        typer.Option(
-            "--warn-days",
-            metavar="DAYS",
-            help=f"Warn about RDS CAs expiring within this many days (0-{MAX_DAYS}).",
-            parser=days,
-        ),
-    ] = DEFAULT_WARN_DAYS,
+    warn_days: WarnDaysOption = DEFAULT_WARN_DAYS,
     json: JsonOption = False,
 ) -> None:
     """Fetch the RDS CA bundle, merge it into every store and verify each store, in one step.

@@ -9,7 +9,6 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
-    MAX_DAYS,
     ChainOption,
     ConnectTimeoutOption,
     JavaOption,
@@ -19,7 +18,7 @@ from rdstrust.cli._common import (
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
-    days,
+    WarnDaysOption,
     emit,
     err,
     exit_on_error,
@@ -126,15 +125,7 @@ def verify(
             show_default=False,
         ),
     ] = None,
-    warn_days: Annotated[
-        int,
-        typer.Option(
-            "--warn-days",
-            metavar="DAYS",
-            help=f"Warn about RDS CAs expiring within this many days (0-{MAX_DAYS}).",
-            parser=days,
-        ),
-    ] = DEFAULT_WARN_DAYS,
+    warn_days: WarnDaysOption = DEFAULT_WARN_DAYS,
     jvm: Annotated[
         bool,
         typer.Option(
