@@ -29,6 +29,10 @@ class ExitCode(IntEnum):
     PROBE_FAILED = 6
     #: A required external tool (``java``) is missing or failed to run.
     TOOL_MISSING = 7
+    #: The JVM gave up within its time or memory budget (``--jvm`` on a hostile chain or store).
+    JVM_GAVE_UP = 8
+    #: An AWS API call failed (credentials, permissions, throttling, unknown instance).
+    AWS_FAILED = 9
     #: Interrupted by the user (Ctrl-C).
     INTERRUPTED = 130
 
@@ -100,3 +104,15 @@ class ToolMissingError(RdsTrustError, OSError):
     """An external program rdstrust was asked to use (``java``) is missing or failed."""
 
     exit_code = ExitCode.TOOL_MISSING
+
+
+class JvmGaveUpError(RdsTrustError):
+    """The JVM ran out of its time or memory budget before giving a verdict."""
+
+    exit_code = ExitCode.JVM_GAVE_UP
+
+
+class AwsError(RdsTrustError):
+    """An AWS API call failed; the message names the call and what to do."""
+
+    exit_code = ExitCode.AWS_FAILED
