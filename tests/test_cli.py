@@ -55,7 +55,7 @@ class Case:
     words: str
     #: The option parser refuses it: Click's "Invalid value for '--x'" instead of our line.
     parser: bool = False
-    #: ``update`` and ``merge`` report per store on stdout even when a store fails.
+    #: ``update``, ``merge`` and ``verify`` report per store on stdout even when a store fails.
     report: bool = False
 
 
@@ -144,9 +144,9 @@ CASES: dict[str, list[Case]] = {
         c("{store} --expiring-days -1", 2, DAYS, parser=True),
     ],
     "verify": [
-        c("-s {missing} --bundle {g1}", 5, "does not exist"),
-        c("-s {dir} --bundle {g1}", 5, "is a directory"),
-        c("-s {p12} --bundle {g1} --storepass wrong", 5, "password"),
+        c("-s {missing} --bundle {g1}", 5, "does not exist", report=True),
+        c("-s {dir} --bundle {g1}", 5, "is a directory", report=True),
+        c("-s {p12} --bundle {g1} --storepass wrong", 5, "password", report=True),
         c("-s {store} --bundle {missing}", 3, "does not exist"),
         c("-s {store} --bundle {dir}", 3, "is a directory"),
         c(f"{VFY} --chain {{dir}}", 3, "is a directory"),

@@ -32,7 +32,7 @@ def test_listing_classifies_and_flags_expiry(tmp_path: Path, store_type: StoreTy
     store = _store(tmp_path, store_type)
     bundle = read_bundle(FIXTURES / "bundles" / "mixed.pem")
     at = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
-    listing = list_store(store, PW, now=at)
+    listing = list_store(store, PW, at=at)
     assert [e.alias for e in listing.entries] == [c.alias for c in bundle]
     assert [e.sha256 for e in listing.entries] == [c.sha256 for c in bundle]
     assert listing.trusted == listing.rds_cas == 13
@@ -42,7 +42,7 @@ def test_listing_classifies_and_flags_expiry(tmp_path: Path, store_type: StoreTy
     assert (g1.generation, g1.region, g1.status) == ("rds-ca-rsa2048-g1", "us-east-1", "valid")
     assert all(e.kind is EntryKind.TRUSTED_CERT for e in listing.entries)
     first_end = min(c.not_after for c in bundle if not c.expired(at))
-    soon = list_store(store, PW, now=first_end - dt.timedelta(days=10))
+    soon = list_store(store, PW, at=first_end - dt.timedelta(days=10))
     assert soon.expiring > 0
 
 
@@ -103,10 +103,10 @@ def test_summary_counts_every_entry_the_table_marks(tmp_path: Path) -> None:
             b"mykey", key, cert, None, BestAvailableEncryption(PW.encode())
         )
     )
-    listing = list_store(store, PW, now=at)
+    listing = list_store(store, PW, at=at)
     assert [(e.kind, e.status) for e in listing.entries] == [(EntryKind.PRIVATE_KEY, "expiring")]
     assert listing.expiring == 1 and listing.expired == 0 and listing.trusted == 0
-    expired = list_store(store, PW, now=at + dt.timedelta(days=31))
+    expired = list_store(store, PW, at=at + dt.timedelta(days=31))
     assert expired.expired == 1 and expired.expiring == 0
     human = runner.invoke(app, ["inspect", str(store), "--storepass", PW])
     assert human.exit_code == 0, human.output

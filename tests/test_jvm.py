@@ -32,6 +32,7 @@ from test_verify import (
 from rdstrust.bundle import read_bundle
 from rdstrust.errors import ToolMissingError
 from rdstrust.jvm import find_java, java_trust_check
+from rdstrust.options import VerifyOptions
 from rdstrust.pathcheck import PathFailure
 from rdstrust.stores import StoreType
 from rdstrust.verify import required_cas, verify_store
@@ -118,10 +119,7 @@ def test_java_agrees_with_rdstrust(
         store,
         required,
         password=password_for(kind),
-        chain=chain(chain_name),
-        hostname=host,
-        at=at,
-        java=java,
+        options=VerifyOptions(chain=chain(chain_name), hostname=host, at=at, java=java),
     )
     assert report.path is not None
     assert report.path.failure is failure, report.path.message
@@ -147,7 +145,10 @@ def test_java_agrees_on_password_less_pkcs12(
     content, chain_name, host, _at, failure = CASES[case]
     store = make_store(tmp_path, "pkcs12-open", content())
     report = verify_store(
-        store, required, password=None, chain=chain(chain_name), hostname=host, java=java
+        store,
+        required,
+        password=None,
+        options=VerifyOptions(chain=chain(chain_name), hostname=host, java=java),
     )
     assert report.java is not None and report.java.verdict is not None
     assert report.java.verdict.anchors == len(content())
@@ -243,18 +244,18 @@ def test_keytool_made_stores(tmp_path: Path, java: str, required) -> None:  # ty
             store,
             [c for c in required if c.alias == NEW_CA],
             password=PASSWORD,
-            chain=chain("rsa2048-g1-us-east-1"),
-            hostname="localhost",
-            java=java,
+            options=VerifyOptions(
+                chain=chain("rsa2048-g1-us-east-1"), hostname="localhost", java=java
+            ),
         )
         assert good.passed, good.reasons
         bad = verify_store(
             store,
             required,
             password=PASSWORD,
-            chain=chain("rsa4096-g1-us-east-1"),
-            hostname="localhost",
-            java=java,
+            options=VerifyOptions(
+                chain=chain("rsa4096-g1-us-east-1"), hostname="localhost", java=java
+            ),
         )
         assert not bad.passed
         assert bad.java is not None and bad.java.agrees is True
@@ -269,9 +270,9 @@ def test_temurin_25_agrees(tmp_path: Path, required) -> None:  # type: ignore[no
             store,
             required,
             password=PASSWORD,
-            chain=chain(chain_name),
-            hostname="localhost",
-            java=str(TEMURIN_25),
+            options=VerifyOptions(
+                chain=chain(chain_name), hostname="localhost", java=str(TEMURIN_25)
+            ),
         )
         assert report.java is not None and report.java.verdict is not None
         assert report.java.verdict.java_version.startswith("25")

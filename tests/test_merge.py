@@ -24,7 +24,10 @@ from rdstrust.bundle import read_bundle
 from rdstrust.certs import describe
 from rdstrust.cli import app
 from rdstrust.errors import StoreError, UsageError, WrongPasswordError
-from rdstrust.merge import StoreFailure, merge_store, merge_stores, plan_merge
+from rdstrust.merge import merge_store, merge_stores, plan_merge
+from rdstrust.options import MergeOptions
+from rdstrust.passwords import PasswordSource
+from rdstrust.runner import Passwords, StoreFailure
 from rdstrust.stores import (
     CREATABLE_TYPES,
     LoadedStore,
@@ -34,6 +37,7 @@ from rdstrust.stores import (
     parse_store,
     read_store,
 )
+from rdstrust.storespec import StoreSpec
 
 PW = "changeit"
 BUNDLES = FIXTURES / "bundles"
@@ -90,8 +94,8 @@ def test_output_is_byte_identical_for_the_same_inputs(tmp_path: Path) -> None:
     for store_type in CREATABLE_TYPES:
         a = _store(tmp_path, store_type, name="a")
         b = _store(tmp_path, store_type, name="b")
-        merge_store(a, read_bundle(G1), password=PW, backup=False)
-        merge_store(b, read_bundle(G1), password=PW, backup=False)
+        merge_store(a, read_bundle(G1), password=PW, options=MergeOptions(backup=False))
+        merge_store(b, read_bundle(G1), password=PW, options=MergeOptions(backup=False))
         assert a.read_bytes() == b.read_bytes()
 
 
@@ -126,9 +130,11 @@ def test_prune_expired_removes_only_expired_rds_cas(tmp_path: Path, store_type: 
     store = tmp_path / f"s.{SUFFIX[store_type]}"
     old = [NewCert.from_info(c) for c in read_bundle(OLD)]
     store.write_bytes(create_store(store_type, [_expired_foreign_ca(), *old], password=PW))
-    plan = plan_merge(store, read_bundle(G1), password=PW, prune_expired=True)
+    plan = plan_merge(store, read_bundle(G1), password=PW, options=MergeOptions(prune_expired=True))
     assert {p.alias for p in plan.pruned} == {c.alias for c in old}
-    result = merge_store(store, read_bundle(G1), password=PW, prune_expired=True)
+    result = merge_store(
+        store, read_bundle(G1), password=PW, options=MergeOptions(prune_expired=True)
+    )
     aliases = [e.alias for e in read_store(store, PW).entries]
     assert aliases[0] == "corp-root"  # expired, but not an RDS CA: never removed
     assert len(aliases) == 1 + len(result.added) == 10
@@ -164,7 +170,9 @@ def test_pem_header_comment_is_not_a_label_and_is_never_pruned(tmp_path: Path) -
     store.write_bytes(header + OLD.read_bytes())
     old = read_bundle(OLD)
     assert [e.alias for e in read_store(store, None).entries] == [c.alias for c in old]
-    result = merge_store(store, read_bundle(G1), password=None, prune_expired=True)
+    result = merge_store(
+        store, read_bundle(G1), password=None, options=MergeOptions(prune_expired=True)
+    )
     assert len(result.pruned) == 4 and len(result.added) == 9
     text = store.read_bytes()
     assert text.startswith(header + b"# rds-ca-rsa2048-g1")  # the header stays, blocks go
@@ -188,7 +196,12 @@ def test_pruning_pem_removes_only_rdstrusts_own_label_with_its_block(tmp_path: P
         west.common_name,
         south.alias,
     ]
-    merge_store(store, read_bundle(G1), password=None, prune_expired=True, backup=False)
+    merge_store(
+        store,
+        read_bundle(G1),
+        password=None,
+        options=MergeOptions(prune_expired=True, backup=False),
+    )
     text = store.read_bytes()
     # Everything that is not a pruned block or rdstrust's own label of it is still there.
     assert text.startswith(other + cn + note + b"# rds-ca-rsa2048-g1")
@@ -267,28 +280,44 @@ def test_writes_go_through_symlinks_and_keep_the_mode(tmp_path: Path) -> None:
 def test_new_store_type_comes_from_option_or_extension(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--store-type"):
         merge_store(tmp_path / "store", read_bundle(G1), password=PW)
-    result = merge_store(tmp_path / "store", read_bundle(G1), password=PW, store_type=StoreType.JKS)
+    result = merge_store(
+        tmp_path / "store",
+        read_bundle(G1),
+        password=PW,
+        options=MergeOptions(store_type=StoreType.JKS),
+    )
     assert result.created and result.type is StoreType.JKS
     with pytest.raises(StoreError, match="not PEM"):
-        merge_store(tmp_path / "store", read_bundle(G1), password=PW, store_type=StoreType.PEM)
+        merge_store(
+            tmp_path / "store",
+            read_bundle(G1),
+            password=PW,
+            options=MergeOptions(store_type=StoreType.PEM),
+        )
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     store = _store(tmp_path, StoreType.PKCS12)
     data = store.read_bytes()
-    result = merge_store(store, read_bundle(G1), password=PW, dry_run=True)
+    result = merge_store(store, read_bundle(G1), password=PW, options=MergeOptions(dry_run=True))
     assert result.dry_run and not result.written and len(result.added) == 9
     assert store.read_bytes() == data and not Path(str(store) + ".bak").exists()
     missing = tmp_path / "new.pem"
-    assert merge_store(missing, read_bundle(G1), password=None, dry_run=True).created
+    assert merge_store(
+        missing, read_bundle(G1), password=None, options=MergeOptions(dry_run=True)
+    ).created
     assert not missing.exists()
 
 
 def test_pkcs12_profile_change_rewrites_once(tmp_path: Path) -> None:
     store = _store(tmp_path, StoreType.PKCS12)
-    first = merge_store(store, read_bundle(OLD), password=PW, pkcs12_profile="legacy")
+    first = merge_store(
+        store, read_bundle(OLD), password=PW, options=MergeOptions(pkcs12_profile="legacy")
+    )
     assert first.written and not first.added
-    second = merge_store(store, read_bundle(OLD), password=PW, pkcs12_profile="legacy")
+    second = merge_store(
+        store, read_bundle(OLD), password=PW, options=MergeOptions(pkcs12_profile="legacy")
+    )
     assert not second.written
     assert len(read_store(store, PW).entries) == 4
 
@@ -425,7 +454,9 @@ def test_empty_file_is_filled_as_a_new_store(
     store = tmp_path / name
     store.write_bytes(content)
     store.chmod(0o640)
-    result = merge_store(store, read_bundle(G1), password=PW, store_type=store_type)
+    result = merge_store(
+        store, read_bundle(G1), password=PW, options=MergeOptions(store_type=store_type)
+    )
     assert result.type is expected and result.created and result.written
     assert any("is empty" in n for n in result.notes)
     contents = read_store(store, PW)
@@ -444,7 +475,9 @@ def test_empty_file_without_a_type_and_bytes_still_decide(tmp_path: Path) -> Non
     pem = tmp_path / "s.jks"
     pem.write_bytes(G1.read_bytes())
     with pytest.raises(StoreError, match="is a PEM store, not JKS"):
-        merge_store(pem, read_bundle(G1), password=PW, store_type=StoreType.JKS)
+        merge_store(
+            pem, read_bundle(G1), password=PW, options=MergeOptions(store_type=StoreType.JKS)
+        )
     assert merge_store(pem, read_bundle(G1), password=PW).type is StoreType.PEM
 
 
@@ -468,7 +501,9 @@ def test_dry_run_fails_where_the_real_run_fails(tmp_path: Path) -> None:
     assert "its password is needed to write it" in dry.output
     assert store.read_bytes() == data and sorted(p.name for p in tmp_path.iterdir()) == ["s.jks"]
     with pytest.raises(StoreError, match="A new JKS store needs a password"):
-        merge_store(tmp_path / "new.jks", read_bundle(G1), password=None, dry_run=True)
+        merge_store(
+            tmp_path / "new.jks", read_bundle(G1), password=None, options=MergeOptions(dry_run=True)
+        )
     # With the password the dry run passes and still writes nothing.
     assert runner.invoke(app, [*args, "--dry-run"], env={"RDSTRUST_STOREPASS": PW}).exit_code == 0
     assert store.read_bytes() == data
@@ -479,17 +514,12 @@ def test_merge_stores_collects_each_failure_and_goes_on(tmp_path: Path) -> None:
     locked = _store(tmp_path, StoreType.PKCS12, name="locked")
     pem = tmp_path / "new.pem"
     before = locked.read_bytes()
-    asked: list[Path] = []
     told: list[StoreFailure] = []
-
-    def password_for(path: Path) -> str | None:
-        asked.append(path)
-        return "wrong" if path == locked else PW
-
+    # The locked store has its own (wrong) password; the others take the run's default.
+    own = StoreSpec(locked, PasswordSource(literal="wrong"))
     run = merge_stores(
-        [good, str(locked), pem], read_bundle(G1), password_for=password_for, on_failure=told.append
+        [good, own, str(pem)], read_bundle(G1), passwords=Passwords.of(PW), on_failure=told.append
     )
-    assert asked == [good, locked, pem]
     assert [r.store for r in run.stores] == [str(good), str(pem)]
     assert all(r.written and len(r.added) == 9 for r in run.stores)
     assert run.bundle == str(G1)
@@ -503,15 +533,12 @@ def test_merge_stores_collects_each_failure_and_goes_on(tmp_path: Path) -> None:
 def test_merge_stores_lets_a_password_error_fail_only_that_store(tmp_path: Path) -> None:
     first, second = (_store(tmp_path, StoreType.JKS, name=n) for n in ("a", "b"))
 
-    def password_for(path: Path) -> str | None:
-        if path == first:
-            raise UsageError("No password for a.jks.")
-        return PW
-
-    run = merge_stores([first, second], read_bundle(G1), password_for=password_for, dry_run=True)
-    assert [(f.store, f.exit_code, f.message) for f in run.failed] == [
-        (str(first), 2, "No password for a.jks.")
-    ]
+    unset = StoreSpec(first, PasswordSource(env_var="RDSTRUST_TEST_NEVER_SET"))
+    run = merge_stores(
+        [unset, second], read_bundle(G1), MergeOptions(dry_run=True), passwords=Passwords.of(PW)
+    )
+    assert [(f.store, f.exit_code) for f in run.failed] == [(str(first), 2)]
+    assert "RDSTRUST_TEST_NEVER_SET" in run.failed[0].message
     assert [r.store for r in run.stores] == [str(second)] and run.stores[0].dry_run
 
 

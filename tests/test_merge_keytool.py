@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.merge import merge_store
+from rdstrust.options import MergeOptions
 from rdstrust.stores import EntryKind, StoreType, read_store
 
 pytestmark = pytest.mark.jvm
@@ -137,7 +138,9 @@ def test_keytool_keystore_keeps_its_private_key(
     before = keytool_list(tool, store)
     original = store.read_bytes()
     bundle = read_bundle(G1)
-    result = merge_store(store, bundle, password=PASSWORD, pkcs12_profile=profile)
+    result = merge_store(
+        store, bundle, password=PASSWORD, options=MergeOptions(pkcs12_profile=profile)
+    )
     assert result.written and len(result.added) == len(bundle)
     new = {Listed(a.alias, "trustedCertEntry", a.sha256) for a in result.added}
     for judge in _keytools():
@@ -163,7 +166,9 @@ def test_keytool_keystore_keeps_its_private_key(
         plain = [e for e in _auth_safe_envelopes(original) if _is_plain(e)]
         assert plain and all(envelope in data for envelope in plain)
     # A second run is a no-op.
-    again = merge_store(store, bundle, password=PASSWORD, pkcs12_profile=profile)
+    again = merge_store(
+        store, bundle, password=PASSWORD, options=MergeOptions(pkcs12_profile=profile)
+    )
     assert not again.written and not again.added
 
 
@@ -212,7 +217,9 @@ def test_new_stores_are_read_by_keytool(
 ) -> None:
     bundle = read_bundle(FIXTURES / "bundles" / "mixed.pem")
     store = tmp_path / f"new.{'jks' if store_type is StoreType.JKS else 'p12'}"
-    result = merge_store(store, bundle, password=password, pkcs12_profile=profile)
+    result = merge_store(
+        store, bundle, password=password, options=MergeOptions(pkcs12_profile=profile)
+    )
     assert result.created and result.written and result.backup is None
     # Negative control: keytool with a wrong password refuses a protected store.
     if password is not None:
@@ -234,7 +241,9 @@ def test_new_stores_are_read_by_keytool(
 def test_legacy_profile_uses_3des_and_sha1_mac(tmp_path: Path) -> None:
     openssl = require_tool("openssl")
     store = tmp_path / "legacy.p12"
-    merge_store(store, read_bundle(G1), password=PASSWORD, pkcs12_profile="legacy")
+    merge_store(
+        store, read_bundle(G1), password=PASSWORD, options=MergeOptions(pkcs12_profile="legacy")
+    )
     info = subprocess.run(
         [openssl, "pkcs12", "-in", str(store), "-passin", f"pass:{PASSWORD}", "-info", "-nokeys"],
         capture_output=True,

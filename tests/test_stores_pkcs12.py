@@ -13,6 +13,7 @@ from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.errors import StoreError, WrongPasswordError
 from rdstrust.merge import merge_store
+from rdstrust.options import MergeOptions
 from rdstrust.stores import NewCert, StoreType, create_store, parse_store, pkcs12, read_store
 from rdstrust.stores import _der as der
 
@@ -265,7 +266,9 @@ def test_pruned_envelope_gets_a_fresh_salt_and_iv_and_keeps_its_settings(
     before = _encrypted_algs(store.read_bytes())
     assert len(before) == 1
     # Merging the (expired) 2019 bundle with pruning: four bags go, nothing is added.
-    result = merge_store(store, read_bundle(OLD), password=PW, prune_expired=True, backup=False)
+    result = merge_store(
+        store, read_bundle(OLD), password=PW, options=MergeOptions(prune_expired=True, backup=False)
+    )
     assert len(result.pruned) == 4 and not result.added
     after = _encrypted_algs(store.read_bytes())
     old_salt, old_iv, old_rest = _salt_iv_and_rest(before[0])

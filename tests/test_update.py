@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.errors import UsageError
-from rdstrust.update import update_stores
+from rdstrust.options import VerifyOptions
+from rdstrust.update import UpdateOptions, update_stores
 
 G1 = FIXTURES / "bundles" / "g1.pem"
 OLD = FIXTURES / "bundles" / "old-2019.pem"
@@ -51,10 +52,11 @@ def snapshot(*paths: Path) -> dict[str, tuple[bytes, int]]:
 def test_first_run_adds_second_run_is_a_no_op(tmp_path: Path) -> None:
     jks, p12, pem = tmp_path / "trust.jks", tmp_path / "trust.p12", tmp_path / "ca.pem"
     args = ["--source", str(G1), "-s", str(jks), "-s", str(p12), "-s", str(pem), "--json"]
-    code, stdout, stderr = update(*args)
+    code, stdout, stderr = update(*args, "--create")
     assert code == 0, stderr
     data = json.loads(stdout)
-    assert [s["status"] for s in data["stores"]] == ["updated"] * 3
+    assert [s["status"] for s in data["stores"]] == ["created"] * 3
+    assert [s["exit_code"] for s in data["stores"]] == [0] * 3
     assert all(len(s["merge"]["added"]) == 9 for s in data["stores"])
     assert all(s["verify"]["passed"] for s in data["stores"])
     assert keytool_trusted(jks) == 9
@@ -72,7 +74,15 @@ def test_first_run_adds_second_run_is_a_no_op(tmp_path: Path) -> None:
 def test_human_output_names_client_settings(tmp_path: Path) -> None:
     jks, pem = tmp_path / "trust.jks", tmp_path / "ca.pem"
     code, stdout, _ = update(
-        "--source", str(G1), "-s", str(jks), "-s", str(pem), "--storepass-env", "RDSTRUST_STOREPASS"
+        "--source",
+        str(G1),
+        "-s",
+        str(jks),
+        "-s",
+        str(pem),
+        "--storepass-env",
+        "RDSTRUST_STOREPASS",
+        "--create",
     )
     assert code == 0
     assert f"-Djavax.net.ssl.trustStore={jks}" in stdout
@@ -102,16 +112,51 @@ def test_check_gates_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_check_on_a_missing_store_fails_without_creating_it(tmp_path: Path) -> None:
     store = tmp_path / "absent.p12"
-    code, _, _ = update("--check", "--source", str(G1), "-s", str(store))
-    assert code == 1
+    code, _, stderr = update("--check", "--source", str(G1), "-s", str(store))
+    assert code == 5 and "does not exist" in stderr and "--create" in stderr
     assert not store.exists()
+    # With --create the check says the store would have to be created: out of date.
+    code, stdout, _ = update("--check", "--create", "--source", str(G1), "-s", str(store), "--json")
+    assert code == 1
+    (item,) = json.loads(stdout)["stores"]
+    assert (item["status"], item["exit_code"]) == ("out-of-date", 1)
+    assert not store.exists()
+
+
+def test_a_mistyped_store_is_an_error_and_the_others_are_updated(tmp_path: Path) -> None:
+    """``update -s ap.jks`` when the file is app.jks: an error naming the path, not a new file."""
+    real = tmp_path / "app.jks"
+    pem = tmp_path / "ca.pem"
+    assert update("--source", str(G1), "-s", str(real), "-s", str(pem), "--create")[0] == 0
+    typo = tmp_path / "ap.jks"
+    code, stdout, stderr = update("--source", str(G1), "-s", str(typo), "-s", str(real), "--json")
+    assert code == 5
+    assert f"{typo} does not exist" in stderr and "--create" in stderr
+    assert not typo.exists()
+    stores = json.loads(stdout)["stores"]
+    assert [(s["status"], s["exit_code"]) for s in stores] == [("failed", 5), ("up-to-date", 0)]
+
+
+def test_check_json_carries_each_stores_real_exit_code(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.jks", tmp_path / "new.jks"
+    assert runner.invoke(app, ["merge", "-b", str(OLD), "-s", str(old)]).exit_code == 0
+    assert update("--source", str(G1), "-s", str(new), "--create")[0] == 0
+    code, stdout, _ = update(
+        "--check", "--source", str(G1), "-s", str(new), "-s", str(old), "--json"
+    )
+    assert code == 1
+    stores = json.loads(stdout)["stores"]
+    assert [(s["status"], s["exit_code"]) for s in stores] == [
+        ("up-to-date", 0),
+        ("out-of-date", 1),
+    ]
 
 
 def test_one_bad_store_does_not_stop_the_others(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.pem", tmp_path / "bad.jks"
     bad.write_bytes(b"\xfe\xed\xfe\xed" + b"\x00" * 40)  # JKS magic, then garbage
     before = bad.read_bytes()
-    code, stdout, stderr = update("--source", str(G1), "-s", str(bad), "-s", str(good))
+    code, stdout, stderr = update("--source", str(G1), "-s", str(bad), "-s", str(good), "--create")
     assert code == 5
     assert "failed" in stdout and "Traceback" not in stdout + stderr
     assert bad.read_bytes() == before
@@ -120,7 +165,7 @@ def test_one_bad_store_does_not_stop_the_others(tmp_path: Path) -> None:
 
 def test_wrong_password_fails_and_leaves_store(tmp_path: Path) -> None:
     store = tmp_path / "trust.jks"
-    assert update("--source", str(G1), "-s", str(store))[0] == 0
+    assert update("--source", str(G1), "-s", str(store), "--create")[0] == 0
     before = snapshot(store)
     code, stdout, stderr = update("--source", str(G1), "-s", str(store), "--storepass", "wrong")
     assert code == 5
@@ -137,7 +182,7 @@ def test_each_failed_store_is_named_on_stderr(tmp_path: Path) -> None:
     bad.write_bytes(b"\xfe\xed\xfe\xed" + b"\x00" * 40)
     folder.mkdir()
     code, _, stderr = update(
-        "--source", str(G1), "-s", str(bad), "-s", str(good), "-s", str(folder)
+        "--source", str(G1), "-s", str(bad), "-s", str(good), "-s", str(folder), "--create"
     )
     assert code == 5
     errors = [line for line in stderr.splitlines() if line.startswith("rdstrust: error: ")]
@@ -183,7 +228,7 @@ def test_bad_option_values_fail_before_anything_is_written(tmp_path: Path) -> No
         assert not store.exists(), args
     # The library refuses the same before touching a store.
     with pytest.raises(UsageError):
-        update_stores(read_bundle(G1), [store], password_for=lambda p: None, warn_days=-1)
+        update_stores(read_bundle(G1), [store], UpdateOptions(verify=VerifyOptions(warn_days=-1)))
     assert not store.exists()
 
 
@@ -221,7 +266,7 @@ def test_chain_and_jvm_agree_after_update(tmp_path: Path) -> None:
     store = tmp_path / "trust.p12"
     chain = FIXTURES / "chains" / "ecc384-g1-ap-southeast-2" / "chain.pem"
     code, stdout, stderr = update(
-        "--source", str(G1), "-s", str(store), "--chain", str(chain), "--jvm", "--json"
+        "--source", str(G1), "-s", str(store), "--chain", str(chain), "--jvm", "--json", "--create"
     )
     assert code == 0, stderr
     report = json.loads(stdout)["stores"][0]["verify"]

@@ -22,7 +22,9 @@ from rdstrust.cache import BundleCache
 from rdstrust.certs import CertInfo, Generation
 from rdstrust.cli import app
 from rdstrust.errors import BundleError, UsageError, WrongPasswordError
+from rdstrust.options import VerifyOptions
 from rdstrust.pathcheck import PathFailure, read_chain
+from rdstrust.runner import Passwords
 from rdstrust.stores import NewCert, StoreType, create_store
 from rdstrust.verify import (
     check_warn_days,
@@ -107,10 +109,8 @@ def test_store_with_g1_passes(tmp_path: Path, kind: str, g1_bundle) -> None:  # 
     result = verify_stores(
         [store],
         g1_bundle,
-        password=password_for(kind),
-        chain=chain("rsa2048-g1-us-east-1"),
-        hostname="localhost",
-        at=NOW,
+        VerifyOptions(chain=chain("rsa2048-g1-us-east-1"), hostname="localhost", at=NOW),
+        passwords=Passwords.of(password_for(kind)),
     )
     report = result.stores[0]
     assert result.passed and report.passed, report.reasons
@@ -128,9 +128,7 @@ def test_store_without_the_new_ca_fails(tmp_path: Path, kind: str, g1_bundle) ->
         store,
         required_cas(g1_bundle),
         password=password_for(kind),
-        chain=chain("rsa2048-g1-us-east-1"),
-        hostname="localhost",
-        at=NOW,
+        options=VerifyOptions(chain=chain("rsa2048-g1-us-east-1"), hostname="localhost", at=NOW),
     )
     assert not report.passed
     assert [m.alias for m in report.membership.missing] == [NEW_CA]
@@ -145,9 +143,7 @@ def test_store_with_only_the_old_ca_fails(tmp_path: Path, g1_bundle) -> None:  #
         store,
         required_cas(g1_bundle),
         password=PASSWORD,
-        chain=chain("rsa2048-g1-us-east-1"),
-        hostname="localhost",
-        at=NOW,
+        options=VerifyOptions(chain=chain("rsa2048-g1-us-east-1"), hostname="localhost", at=NOW),
     )
     assert not report.passed
     assert len(report.membership.missing) == 9 and not report.membership.present
@@ -163,9 +159,11 @@ def test_mixed_store_passes_with_a_note_about_expired_2019(tmp_path: Path, g1_bu
     report = verify_store(
         store,
         required_cas(g1_bundle),
-        chain=chain("ecc384-g1-ap-southeast-2"),
-        hostname="fixturedb.c9akciq32.ap-southeast-2.rds.amazonaws.com",
-        at=NOW,
+        options=VerifyOptions(
+            chain=chain("ecc384-g1-ap-southeast-2"),
+            hostname="fixturedb.c9akciq32.ap-southeast-2.rds.amazonaws.com",
+            at=NOW,
+        ),
     )
     assert report.passed, report.reasons
     assert report.expiry.expired and all(
@@ -176,7 +174,7 @@ def test_mixed_store_passes_with_a_note_about_expired_2019(tmp_path: Path, g1_bu
 def test_expired_required_ca_fails(tmp_path: Path) -> None:
     store = make_store(tmp_path, "pem", certs(G1, EXPIRED))
     reference = read_bundle(EXPIRED)
-    report = verify_store(store, required_cas(reference), at=NOW)
+    report = verify_store(store, required_cas(reference), options=VerifyOptions(at=NOW))
     assert report.membership.ok  # it is there ...
     assert not report.passed  # ... but expired
     assert not report.expiry.ok
@@ -184,10 +182,12 @@ def test_expired_required_ca_fails(tmp_path: Path) -> None:
     assert any(r.startswith("expired CA: rds-ca-ecc384-g1-us-west-2") for r in report.reasons)
     # negative control: the same store against the G1 reference has no expired required CA ...
     # ... except that the expired G1 root is of a required generation, so it still fails
-    g1_report = verify_store(store, required_cas(read_bundle(G1)), at=NOW)
+    g1_report = verify_store(store, required_cas(read_bundle(G1)), options=VerifyOptions(at=NOW))
     assert not g1_report.expiry.ok
     clean = make_store(tmp_path, "jks", certs(G1))
-    assert verify_store(clean, required_cas(read_bundle(G1)), password=PASSWORD, at=NOW).passed
+    assert verify_store(
+        clean, required_cas(read_bundle(G1)), password=PASSWORD, options=VerifyOptions(at=NOW)
+    ).passed
 
 
 def test_after_2061_the_rsa2048_roots_have_expired(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
@@ -197,9 +197,7 @@ def test_after_2061_the_rsa2048_roots_have_expired(tmp_path: Path, g1_bundle) ->
         store,
         required_cas(g1_bundle),
         password=PASSWORD,
-        chain=chain("rsa2048-g1-us-east-1"),
-        hostname="localhost",
-        at=when,
+        options=VerifyOptions(chain=chain("rsa2048-g1-us-east-1"), hostname="localhost", at=when),
     )
     assert not report.passed
     assert report.path is not None and report.path.failure is PathFailure.EXPIRED
@@ -210,28 +208,36 @@ def test_after_2061_the_rsa2048_roots_have_expired(tmp_path: Path, g1_bundle) ->
 def test_expiring_soon_is_a_warning_only(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
     store = make_store(tmp_path, "pem", certs(G1))
     when = datetime(2061, 4, 1, tzinfo=timezone.utc)  # RSA2048 G1 roots end 2061-05-25
-    report = verify_store(store, required_cas(g1_bundle), at=when, warn_days=90)
+    report = verify_store(
+        store, required_cas(g1_bundle), options=VerifyOptions(at=when, warn_days=90)
+    )
     assert report.passed
     assert {e.alias for e in report.expiry.expiring} >= {NEW_CA}
     assert any(NEW_CA in w and "expires on 2061-05-25" in w for w in report.warnings)
-    assert not verify_store(store, required_cas(g1_bundle), at=when, warn_days=10).warnings
+    assert not verify_store(
+        store, required_cas(g1_bundle), options=VerifyOptions(at=when, warn_days=10)
+    ).warnings
 
 
 def test_wrong_host_name_fails_and_no_hostname_passes(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
     store = make_store(tmp_path, "jks", certs(G1))
     required = required_cas(g1_bundle)
-    args = {"password": PASSWORD, "chain": chain("rsa2048-g1-us-east-1"), "at": NOW}
-    bad = verify_store(store, required, hostname="db.example.com", **args)  # type: ignore[arg-type]
+    served = chain("rsa2048-g1-us-east-1")
+    options = VerifyOptions(chain=served, at=NOW, hostname="db.example.com")
+    bad = verify_store(store, required, password=PASSWORD, options=options)
     assert not bad.passed
     assert bad.path is not None and bad.path.failure is PathFailure.HOSTNAME_MISMATCH
     assert any("host name mismatch" in r for r in bad.reasons)
-    assert verify_store(store, required, hostname=None, **args).passed  # type: ignore[arg-type]
+    ca_only = VerifyOptions(chain=served, at=NOW, hostname=None)
+    assert verify_store(store, required, password=PASSWORD, options=ca_only).passed
 
 
 def test_unrelated_chain_fails(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
     store = make_store(tmp_path, "pem", certs(G1))
     report = verify_store(
-        store, required_cas(g1_bundle), chain=chain("unrelated"), hostname="localhost", at=NOW
+        store,
+        required_cas(g1_bundle),
+        options=VerifyOptions(chain=chain("unrelated"), hostname="localhost", at=NOW),
     )
     assert report.membership.ok and not report.passed
     assert report.path is not None and report.path.failure is PathFailure.UNKNOWN_ISSUER
@@ -244,9 +250,7 @@ def test_pkcs12_without_the_java_trust_attribute_fails(tmp_path: Path, g1_bundle
         store,
         required_cas(g1_bundle),
         password=PASSWORD,
-        chain=chain("rsa2048-g1-us-east-1"),
-        hostname="localhost",
-        at=NOW,
+        options=VerifyOptions(chain=chain("rsa2048-g1-us-east-1"), hostname="localhost", at=NOW),
     )
     assert not report.passed
     assert report.java_view is not None
@@ -260,13 +264,19 @@ def test_pkcs12_without_the_java_trust_attribute_fails(tmp_path: Path, g1_bundle
 
 def test_pkcs12_password_needed_is_reported(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
     encrypted = make_store(tmp_path, "pkcs12", certs(G1))
-    report = verify_store(encrypted, required_cas(g1_bundle), password=PASSWORD, at=NOW)
+    report = verify_store(
+        encrypted, required_cas(g1_bundle), password=PASSWORD, options=VerifyOptions(at=NOW)
+    )
     assert report.java_view is not None and report.java_view.password_required
     assert any("Java needs the store password" in w for w in report.warnings)
     with pytest.raises(WrongPasswordError):
-        verify_store(encrypted, required_cas(g1_bundle), password=None, at=NOW)
+        verify_store(
+            encrypted, required_cas(g1_bundle), password=None, options=VerifyOptions(at=NOW)
+        )
     open_store = make_store(tmp_path, "pkcs12-open", certs(G1))
-    report = verify_store(open_store, required_cas(g1_bundle), password=None, at=NOW)
+    report = verify_store(
+        open_store, required_cas(g1_bundle), password=None, options=VerifyOptions(at=NOW)
+    )
     assert report.java_view is not None and not report.java_view.password_required
     assert report.passed
 
@@ -274,8 +284,10 @@ def test_pkcs12_password_needed_is_reported(tmp_path: Path, g1_bundle) -> None: 
 def test_region_narrows_the_requirement(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
     us_east = [c for c in certs(G1) if c.region == "us-east-1"]
     store = make_store(tmp_path, "pem", us_east)
-    assert verify_store(store, required_cas(g1_bundle, region="us-east-1"), at=NOW).passed
-    assert not verify_store(store, required_cas(g1_bundle), at=NOW).passed
+    assert verify_store(
+        store, required_cas(g1_bundle, region="us-east-1"), options=VerifyOptions(at=NOW)
+    ).passed
+    assert not verify_store(store, required_cas(g1_bundle), options=VerifyOptions(at=NOW)).passed
     only_rsa2048 = required_cas(g1_bundle, ["rds-ca-rsa2048-g1"], "us-east-1")
     assert [c.alias for c in only_rsa2048] == [NEW_CA]
 
@@ -319,12 +331,14 @@ def test_warn_days_are_bounded(tmp_path: Path, g1_bundle) -> None:  # type: igno
             check_warn_days(bad)
     store = make_store(tmp_path, "pem", certs(G1))
     with pytest.raises(UsageError):
-        verify_stores([store], g1_bundle, warn_days=-5, at=NOW)
+        verify_stores([store], g1_bundle, VerifyOptions(warn_days=-5, at=NOW))
     with pytest.raises(UsageError):
-        verify_stores([store], g1_bundle, at=datetime(9999, 12, 31, tzinfo=timezone.utc))
+        verify_stores(
+            [store], g1_bundle, VerifyOptions(at=datetime(9999, 12, 31, tzinfo=timezone.utc))
+        )
     # The widest window at the latest time does not overflow.
     late = datetime(9000, 12, 31, tzinfo=timezone.utc)
-    assert not verify_stores([store], g1_bundle, warn_days=36500, at=late).passed
+    assert not verify_stores([store], g1_bundle, VerifyOptions(warn_days=36500, at=late)).passed
 
 
 def test_a_ca_not_yet_valid_fails_the_store(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
@@ -332,7 +346,9 @@ def test_a_ca_not_yet_valid_fails_the_store(tmp_path: Path, g1_bundle) -> None: 
     # would accept a chain ending at them.
     store = make_store(tmp_path, "pem", certs(G1))
     early = verify_store(
-        store, required_cas(g1_bundle), at=datetime(1960, 1, 1, tzinfo=timezone.utc)
+        store,
+        required_cas(g1_bundle),
+        options=VerifyOptions(at=datetime(1960, 1, 1, tzinfo=timezone.utc)),
     )
     assert not early.passed
     assert early.membership.ok  # present, but ...
@@ -340,13 +356,15 @@ def test_a_ca_not_yet_valid_fails_the_store(tmp_path: Path, g1_bundle) -> None: 
     assert len(early.expiry.not_yet_valid) == 9
     assert any(r.startswith("CA not yet valid: rds-ca-rsa2048-g1") for r in early.reasons)
     # ... and the control: the same store judged after 2021-05-25 passes.
-    assert verify_store(store, required_cas(g1_bundle), at=NOW).passed
+    assert verify_store(store, required_cas(g1_bundle), options=VerifyOptions(at=NOW)).passed
 
 
 def test_not_yet_valid_other_generation_warns(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
     store = make_store(tmp_path, "pem", certs(G1))
     required = required_cas(g1_bundle, ["rds-ca-rsa2048-g1"])
-    report = verify_store(store, required, at=datetime(1960, 1, 1, tzinfo=timezone.utc))
+    report = verify_store(
+        store, required, options=VerifyOptions(at=datetime(1960, 1, 1, tzinfo=timezone.utc))
+    )
     assert any(w.startswith("CA not yet valid: rds-ca-ecc384-g1") for w in report.warnings)
     assert all("ecc384" not in r for r in report.reasons)
 
@@ -456,8 +474,20 @@ def test_cli_reference_line_names_the_cached_url(
 def test_cli_store_errors(tmp_path: Path) -> None:
     store = make_store(tmp_path, "pkcs12", certs(G1))
     code, out, err = run("-s", str(tmp_path / "nope.jks"), "--bundle", str(G1))
-    assert code == 5 and out == "" and "does not exist" in err
+    assert code == 5 and "does not exist" in err and "ERROR" in out and "not checked" in out
     code, out, err = run("-s", str(store), "--bundle", str(G1), "--storepass", "wrong")
-    assert code == 5 and out == ""
+    assert code == 5 and "wrong password" in err and "PASS" not in out
     code, out, err = run("-s", str(store), "--bundle", str(G1), "--storepass", PASSWORD)
     assert code == 0, err
+
+
+def test_an_unreadable_store_fails_alone(tmp_path: Path) -> None:
+    """A store that cannot be read is that store's failure (exit 5); the others are checked."""
+    good = make_store(tmp_path, "pem", certs(G1))
+    missing = tmp_path / "missing.jks"
+    code, out, err = run("-s", str(missing), "-s", str(good), "--bundle", str(G1), "--json")
+    assert code == 5, err
+    data = json.loads(out)
+    assert [s["store"] for s in data["stores"]] == [str(good)]
+    assert data["stores"][0]["passed"] is True
+    assert [(f["store"], f["exit_code"]) for f in data["failed"]] == [(str(missing), 5)]

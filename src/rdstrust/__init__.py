@@ -34,20 +34,17 @@ from rdstrust.fetch import (
 )
 from rdstrust.jvm import JavaVerdict, java_trust_check
 from rdstrust.listing import StoreListing, list_store
-from rdstrust.merge import (
-    MergePlan,
-    MergeResult,
-    MergeRun,
-    StoreFailure,
-    merge_store,
-    merge_stores,
-    plan_merge,
-)
+from rdstrust.merge import MergePlan, MergeResult, MergeRun, merge_store, merge_stores, plan_merge
+from rdstrust.options import MergeOptions, Pkcs12Profile, VerifyOptions
+from rdstrust.passwords import PasswordSource
 from rdstrust.pathcheck import Chain, PathResult, check_path, read_chain
 from rdstrust.probe import ProbeResult, StartTLS, probe
+from rdstrust.runner import Passwords, StoreFailure
 from rdstrust.split import SplitResult, split_bundle
 from rdstrust.stores import EntryKind, StoreContents, StoreEntry, StoreType, detect_type, read_store
-from rdstrust.update import UpdateResult, UpdateStatus, update_stores
+from rdstrust.storespec import StoreSpec, jdk_cacerts, parse_store_spec
+from rdstrust.summary import CertSummary
+from rdstrust.update import UpdateOptions, UpdateResult, UpdateStatus, update_stores
 from rdstrust.verify import VerifyReport, VerifyResult, required_cas, verify_store, verify_stores
 
 __version__ = "0.1.0"
@@ -58,6 +55,7 @@ __all__ = [
     "BundleError",
     "BundleFormat",
     "CertInfo",
+    "CertSummary",
     "Chain",
     "ClientSettings",
     "EntryKind",
@@ -66,11 +64,15 @@ __all__ = [
     "FetchResult",
     "Generation",
     "JavaVerdict",
+    "MergeOptions",
     "MergePlan",
     "MergeResult",
     "MergeRun",
     "Partition",
+    "PasswordSource",
+    "Passwords",
     "PathResult",
+    "Pkcs12Profile",
     "ProbeError",
     "ProbeResult",
     "RdsTrustError",
@@ -81,11 +83,14 @@ __all__ = [
     "StoreError",
     "StoreFailure",
     "StoreListing",
+    "StoreSpec",
     "StoreType",
     "ToolMissingError",
+    "UpdateOptions",
     "UpdateResult",
     "UpdateStatus",
     "UsageError",
+    "VerifyOptions",
     "VerifyReport",
     "VerifyResult",
     "WrongPasswordError",
@@ -96,11 +101,13 @@ __all__ = [
     "detect_type",
     "fetch_bundle",
     "java_trust_check",
+    "jdk_cacerts",
     "last_cached_bundle",
     "list_store",
     "merge_store",
     "merge_stores",
     "parse_bundle",
+    "parse_store_spec",
     "plan_merge",
     "probe",
     "read_bundle",

@@ -9,6 +9,7 @@ are caught where they happen and re-raised as one of these; the CLI turns them i
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 
 class ExitCode(IntEnum):
@@ -43,9 +44,18 @@ class RdsTrustError(Exception):
     ``str(error)`` is the message shown to the user; ``exit_code`` is the process exit code.
     """
 
-    exit_code: ExitCode = ExitCode.STORE_ERROR
+    #: Each concrete subclass names its own code (checked when the class is made): a base-class
+    #: default would silently report a new kind of error as some unrelated failure.
+    exit_code: ClassVar[ExitCode]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(getattr(cls, "exit_code", None), ExitCode):
+            raise TypeError(f"{cls.__name__} must set exit_code to an ExitCode member")
 
     def __init__(self, message: str) -> None:
+        if type(self) is RdsTrustError:
+            raise TypeError("raise a subclass of RdsTrustError, which names its exit code")
         super().__init__(message)
         self.message = message
 
@@ -88,6 +98,14 @@ class StoreError(RdsTrustError, OSError):
 
 class WrongPasswordError(StoreError):
     """The store password is wrong, or the store's integrity check (digest / MAC) fails."""
+
+
+class PasswordNeededError(WrongPasswordError):
+    """No password was given for a store that cannot be read or written without one.
+
+    Raised instead of a plain :class:`WrongPasswordError` so that a caller with a terminal can
+    ask for the password and try once more, without parsing the store a second time first.
+    """
 
 
 class ProbeError(RdsTrustError, OSError):

@@ -26,7 +26,7 @@ class ListedEntry:
     kind: EntryKind
     subject: str | None
     #: RDS generation (``rds-ca-rsa2048-g1`` ...), ``None`` for certificates that are not RDS CAs.
-    generation: str | None
+    generation: Generation | None
     region: str | None
     not_after: datetime | None
     #: ``valid``, ``expiring`` (within the window), ``expired``, ``undecodable`` or
@@ -75,14 +75,14 @@ def list_store(
     password: str | None,
     *,
     soon_days: int = SOON_DAYS,
-    now: datetime | None = None,
+    at: datetime | None = None,
 ) -> StoreListing:
     """Read the store at ``path`` and describe every entry, in file order.
 
     A JKS store (and a PKCS12 store whose certificates are not encrypted) can be listed
     without its password; its integrity is then not checked, and the listing says so.
     """
-    at = now or utcnow()
+    at = at or utcnow()
     kind, loaded = load_store(path, password)
     listed = []
     for entry in loaded.entries:
@@ -93,7 +93,7 @@ def list_store(
                 alias=entry.alias,
                 kind=entry.kind,
                 subject=info.subject if info else None,
-                generation=info.generation.value if info and rds else None,
+                generation=info.generation if info and rds else None,
                 region=info.region if info and rds else None,
                 not_after=info.not_after if info else None,
                 status=_status(entry, at, soon_days),

@@ -15,43 +15,36 @@ new bytes, checks them by reading them back, and replaces the file atomically;
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rdstrust.atomic import BACKUP_SUFFIX, exclusive_lock, real_path, write_bytes_atomic
 from rdstrust.bundle import Bundle, assign_aliases
 from rdstrust.certs import CertInfo, utcnow
-from rdstrust.errors import RdsTrustError, StoreError, UsageError
+from rdstrust.errors import StoreError, UsageError
+from rdstrust.options import MergeOptions, Pkcs12Profile
+from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
 from rdstrust.stores import (
     CREATABLE_TYPES,
     EntryKind,
     LoadedStore,
     NewCert,
+    StoreContents,
     StoreEntry,
     StoreType,
     create_store,
-    detect_type,
     parse_store,
     read_bytes,
     type_from_name,
 )
+from rdstrust.storespec import StoreSpec, as_specs
+from rdstrust.summary import CertSummary, summarize
 
-PKCS12_PROFILES = ("modern", "legacy")
 #: Formats that end with a digest keyed by the password (needed to write them).
 _JAVA_KEYSTORES = (StoreType.JKS, StoreType.JCEKS)
 
-
-@dataclass(frozen=True)
-class PlannedCert:
-    """A certificate the merge adds, found present, or prunes."""
-
-    alias: str
-    sha256: str
-    subject: str
-    generation: str
-    region: str | None
-    not_after: datetime
+#: A certificate the merge adds, found present, or prunes (the one summary type of reports).
+PlannedCert = CertSummary
 
 
 @dataclass(frozen=True)
@@ -61,56 +54,46 @@ class MergePlan:
     store: str
     real_path: str
     type: StoreType
-    #: True when the store does not exist yet (or is an empty file) and will be created.
-    create: bool
-    added: tuple[PlannedCert, ...]
+    #: True when the store does not exist yet (or is an empty file) and is created.
+    created: bool
+    added: tuple[CertSummary, ...]
     #: Bundle certificates the store already trusts, under the store's alias.
-    already_present: tuple[PlannedCert, ...]
+    already_present: tuple[CertSummary, ...]
     #: Existing entries kept (all of them, except the pruned ones).
     kept: int
-    pruned: tuple[PlannedCert, ...]
-    #: PKCS12 profile of what gets written (``None`` for JKS and PEM).
-    pkcs12_profile: str | None
+    pruned: tuple[CertSummary, ...]
+    #: PKCS12 profile of what gets written (``None`` for JKS, PEM and password-less PKCS12).
+    pkcs12_profile: Pkcs12Profile | None
     notes: tuple[str, ...] = ()
     #: An explicit PKCS12 profile differs from how the store is protected now.
-    reencrypt: bool = field(default=False, repr=False)
+    reencrypt: bool = field(default=False, repr=False, metadata={"json": False})
 
     @property
     def changes(self) -> bool:
         """Whether carrying out the plan changes the file."""
-        return self.create or bool(self.added) or bool(self.pruned) or self.reencrypt
+        return self.created or bool(self.added) or bool(self.pruned) or self.reencrypt
 
 
 @dataclass(frozen=True)
-class MergeResult:
-    """The outcome of :func:`merge_store` for one store."""
+class MergeResult(MergePlan):
+    """The outcome of :func:`merge_store` for one store: its plan, and what was done."""
 
-    store: str
-    real_path: str
-    type: StoreType
-    created: bool
-    added: tuple[PlannedCert, ...]
-    already_present: tuple[PlannedCert, ...]
-    kept: int
-    pruned: tuple[PlannedCert, ...]
-    pkcs12_profile: str | None
     #: Whether the file was (re)written; False on a dry run or when nothing changed.
-    written: bool
-    dry_run: bool
+    written: bool = False
+    dry_run: bool = False
     #: Where the previous file was saved, when it was.
-    backup: str | None
-    notes: tuple[str, ...] = ()
-
-
-def _planned(info: CertInfo, alias: str | None = None) -> PlannedCert:
-    return PlannedCert(
-        alias=alias or info.alias,
-        sha256=info.sha256,
-        subject=info.subject,
-        generation=info.generation.value,
-        region=info.region,
-        not_after=info.not_after,
+    backup: str | None = None
+    #: The store as it is after the merge (the read-back of what was written), so a caller can
+    #: verify it without reading the file again.
+    contents: StoreContents | None = field(
+        default=None, repr=False, compare=False, metadata={"json": False}
     )
+
+    @classmethod
+    def of(cls, plan: MergePlan, **outcome: object) -> MergeResult:
+        """The result of carrying out ``plan``: its fields plus ``outcome``."""
+        mine = {f.name: getattr(plan, f.name) for f in fields(MergePlan)}
+        return cls(**mine, **outcome)  # type: ignore[arg-type]
 
 
 def _certificates(bundle: Bundle | Sequence[CertInfo]) -> tuple[CertInfo, ...]:
@@ -134,33 +117,6 @@ def _new_store_type(path: Path, store_type: StoreType | None, *, empty: bool) ->
     return chosen
 
 
-def store_needs_password(path: str | Path, *, for_writing: bool = True) -> bool:
-    """Whether reading (or writing) the store at ``path`` needs its password.
-
-    JKS: to write (the digest) and to check integrity; PKCS12: unless it is password-less;
-    PEM: never. A missing or empty file needs one only if it will be a JKS store.
-    """
-    p = Path(path)
-    if not p.exists():
-        return type_from_name(p) in _JAVA_KEYSTORES
-    try:
-        data = read_bytes(p)
-    except StoreError:
-        return False
-    if not data.strip():
-        return type_from_name(p) in _JAVA_KEYSTORES
-    kind = detect_type(data)
-    if kind in _JAVA_KEYSTORES:
-        return for_writing
-    if kind is StoreType.PKCS12:
-        try:
-            _, loaded = parse_store(data, source=str(p), password=None)
-        except StoreError:
-            return True
-        return not loaded.password_less if for_writing else loaded.password_required
-    return False
-
-
 @dataclass(frozen=True)
 class _Work:
     plan: MergePlan
@@ -169,57 +125,66 @@ class _Work:
     add: tuple[NewCert, ...]
 
 
-def _prepare(
-    store_path: str | Path,
-    bundle: Bundle | Sequence[CertInfo],
-    *,
-    password: str | None,
-    store_type: StoreType | None,
-    prune_expired: bool,
-    pkcs12_profile: str | None,
-    now: datetime | None,
-) -> _Work:
-    if pkcs12_profile is not None and pkcs12_profile not in PKCS12_PROFILES:
-        raise UsageError(f"Unknown PKCS12 profile {pkcs12_profile!r}; use modern or legacy.")
-    path = Path(store_path)
-    real = real_path(path)
-    at = now or utcnow()
-    notes: list[str] = []
+@dataclass(frozen=True)
+class _Existing:
+    """The store as found: its type, parsed form (``None`` when new) and entries."""
+
+    kind: StoreType
     loaded: LoadedStore | None
     entries: tuple[StoreEntry, ...]
+    created: bool
+    notes: tuple[str, ...] = ()
+
+
+def _existing(path: Path, password: str | None, options: MergeOptions) -> _Existing:
+    """Read the store at ``path``, or describe the new one that will be created there."""
+    real = real_path(path)
     if real.exists() or path.exists():
         data = read_bytes(path)
         if data.strip():  # the bytes decide the type whenever there are any
             kind, loaded = parse_store(
-                data, source=str(path), password=password, store_type=store_type
+                data, source=str(path), password=password, store_type=options.store_type
             )
-            entries = loaded.entries
-            create = False
-        else:
-            # An empty file (``: > rds-ca.pem``, ``touch truststore.jks``) is a store with no
-            # entries yet: filled like a new one, of the type --store-type or its name gives.
-            kind = _new_store_type(path, store_type, empty=True)
-            loaded, entries, create = None, (), True
-            notes.append(f"{path} is empty: written as a new {kind.value.upper()} store")
-    else:
-        if not real.parent.is_dir():
-            raise StoreError(
-                f"Cannot create {path}: the directory {real.parent} does not exist.",
-                path=str(path),
-            )
-        kind, loaded, entries, create = (
-            _new_store_type(path, store_type, empty=False),
-            None,
-            (),
-            True,
+            return _Existing(kind, loaded, loaded.entries, created=False)
+        # An empty file (``: > rds-ca.pem``, ``touch truststore.jks``) is a store with no
+        # entries yet: filled like a new one, of the type --store-type or its name gives.
+        kind = _new_store_type(path, options.store_type, empty=True)
+        note = f"{path} is empty: written as a new {kind.value.upper()} store"
+        return _Existing(kind, None, (), created=True, notes=(note,))
+    if not options.create_missing:
+        raise StoreError(
+            f"{path} does not exist; check the path (nothing was created), or pass --create "
+            "to create a new store there.",
+            path=str(path),
         )
-    if kind in _JAVA_KEYSTORES and password is None and not create:
-        notes.append(
-            f"no password given: the {kind.value.upper()} integrity digest was not checked"
+    if not real.parent.is_dir():
+        raise StoreError(
+            f"Cannot create {path}: the directory {real.parent} does not exist.", path=str(path)
         )
-    if kind is not StoreType.PKCS12 and pkcs12_profile is not None and not create:
-        notes.append(f"--pkcs12-profile ignored: {path} is a {kind.value.upper()} store")
+    return _Existing(_new_store_type(path, options.store_type, empty=False), None, (), True)
 
+
+def _pruned(
+    entries: Sequence[StoreEntry], options: MergeOptions
+) -> tuple[frozenset[int], tuple[CertSummary, ...]]:
+    """Indices and summaries of the expired Amazon RDS CAs ``--prune-expired`` removes."""
+    if not options.prune_expired:
+        return frozenset(), ()
+    at = options.at or utcnow()
+    remove: list[int] = []
+    pruned: list[CertSummary] = []
+    for index, entry in enumerate(entries):
+        info = entry.info
+        if entry.kind is EntryKind.TRUSTED_CERT and info and info.is_rds and info.expired(at):
+            remove.append(index)
+            pruned.append(summarize(info, entry.alias))
+    return frozenset(remove), tuple(pruned)
+
+
+def _to_add(
+    bundle: Bundle | Sequence[CertInfo], entries: Sequence[StoreEntry], options: MergeOptions
+) -> tuple[list[CertInfo], list[CertSummary], list[str]]:
+    """The bundle certificates to add, those already trusted, and notes about the choice."""
     # What Java sees as trust anchors: for PKCS12 only bags with Java's trusted-certificate
     # attribute (OpenSSL writes certificates without it, and Java then ignores them).
     trusted = {
@@ -230,27 +195,15 @@ def _prepare(
     unattributed = {
         e.sha256 for e in entries if e.kind is EntryKind.TRUSTED_CERT and e.java_trusted is False
     }
-    remove: set[int] = set()
-    pruned: list[PlannedCert] = []
-    if prune_expired:
-        for index, entry in enumerate(entries):
-            info = entry.info
-            if (
-                entry.kind is EntryKind.TRUSTED_CERT
-                and info is not None
-                and info.is_rds
-                and info.expired(at)
-            ):
-                remove.add(index)
-                pruned.append(_planned(info, entry.alias))
-
-    present: list[PlannedCert] = []
+    at = options.at or utcnow()
+    present: list[CertSummary] = []
     to_add: list[CertInfo] = []
+    notes: list[str] = []
     reattributed = 0
     for info in _certificates(bundle):
         if info.sha256 in trusted:
-            present.append(_planned(info, trusted[info.sha256].alias))
-        elif prune_expired and info.expired(at):
+            present.append(summarize(info, trusted[info.sha256].alias))
+        elif options.prune_expired and info.expired(at):
             notes.append(f"{info.alias}: expired, not added (--prune-expired)")
         else:
             # A certificate present only without Java's attribute is added once more, with it,
@@ -262,53 +215,77 @@ def _prepare(
             f"added with Java's trusted-certificate attribute: {reattributed} certificate(s) "
             "were present without it (Java ignores those; their original bags are kept)"
         )
-    # Aliases already in the store (Java compares them case-insensitively) stay theirs.
-    named = assign_aliases(to_add, taken=[e.alias.lower() for e in entries])
-    added = tuple(_planned(info) for info in named)
-    new = tuple(NewCert.from_info(info) for info in named)
+    return to_add, present, notes
 
-    unparsed = sum(1 for e in entries if e.certificates and e.info is None)
+
+def _profile(
+    found: _Existing, password: str | None, options: MergeOptions
+) -> tuple[Pkcs12Profile | None, bool, list[str]]:
+    """The PKCS12 profile of what gets written, whether the store is re-encrypted, notes."""
+    if found.kind is not StoreType.PKCS12:
+        return None, False, []
+    current_text = found.loaded.profile if found.loaded is not None else None
+    current = Pkcs12Profile(current_text) if current_text else None
+    asked = options.pkcs12_profile
+    password_less = found.loaded.password_less if found.loaded is not None else password is None
+    if password_less:
+        return None, False, [
+            "password-less PKCS12: kept without encryption or MAC, as Java 18+ writes it"
+        ]
+    profile = asked or current or Pkcs12Profile.MODERN
+    reencrypt = asked is not None and current is not None and asked is not current
+    notes = []
+    if profile is Pkcs12Profile.LEGACY and any(
+        e.kind is EntryKind.PRIVATE_KEY for e in found.entries
+    ):
+        notes.append(
+            "private keys stay encrypted as they are (rdstrust never decrypts them); "
+            "if keytool wrote them with AES, Java 8 before 8u301 still cannot read them"
+        )
+    return profile, reencrypt, notes
+
+
+def _prepare(
+    store_path: str | Path,
+    bundle: Bundle | Sequence[CertInfo],
+    password: str | None,
+    options: MergeOptions,
+) -> _Work:
+    path = Path(store_path)
+    found = _existing(path, password, options)
+    notes = list(found.notes)
+    if found.kind in _JAVA_KEYSTORES and password is None and not found.created:
+        notes.append(
+            f"no password given: the {found.kind.value.upper()} integrity digest was not checked"
+        )
+    if found.kind is not StoreType.PKCS12 and options.pkcs12_profile and not found.created:
+        notes.append(f"--pkcs12-profile ignored: {path} is a {found.kind.value.upper()} store")
+    remove, pruned = _pruned(found.entries, options)
+    to_add, present, add_notes = _to_add(bundle, found.entries, options)
+    notes += add_notes
+    # Aliases already in the store (Java compares them case-insensitively) stay theirs.
+    named = assign_aliases(to_add, taken=[e.alias.lower() for e in found.entries])
+    unparsed = sum(1 for e in found.entries if e.certificates and e.info is None)
     if unparsed:
         notes.append(
             f"{unparsed} existing certificate(s) cannot be decoded by cryptography; "
             "kept as they are"
         )
-    profile: str | None = None
-    reprofile = False
-    if kind is StoreType.PKCS12:
-        current = loaded.profile if loaded is not None else None
-        profile = pkcs12_profile or current or "modern"
-        password_less = loaded.password_less if loaded is not None else password is None
-        reprofile = (
-            pkcs12_profile is not None
-            and current is not None
-            and not password_less
-            and pkcs12_profile != current
-        )
-        if password_less:
-            profile = None
-            notes.append(
-                "password-less PKCS12: kept without encryption or MAC, as Java 18+ writes it"
-            )
-        elif profile == "legacy" and any(e.kind is EntryKind.PRIVATE_KEY for e in entries):
-            notes.append(
-                "private keys stay encrypted as they are (rdstrust never decrypts them); "
-                "if keytool wrote them with AES, Java 8 before 8u301 still cannot read them"
-            )
+    profile, reencrypt, profile_notes = _profile(found, password, options)
     plan = MergePlan(
         store=str(path),
-        real_path=str(real),
-        type=kind,
-        create=create,
-        added=added,
+        real_path=str(real_path(path)),
+        type=found.kind,
+        created=found.created,
+        added=tuple(summarize(info) for info in named),
         already_present=tuple(present),
-        kept=len(entries) - len(remove),
-        pruned=tuple(pruned),
+        kept=len(found.entries) - len(remove),
+        pruned=pruned,
         pkcs12_profile=profile,
-        notes=tuple(dict.fromkeys(notes)),
-        reencrypt=reprofile,
+        notes=tuple(dict.fromkeys(notes + profile_notes)),
+        reencrypt=reencrypt,
     )
-    return _Work(plan, loaded, frozenset(remove), new)
+    return _Work(plan, found.loaded, remove, tuple(NewCert.from_info(i) for i in named))
 
 
 def plan_merge(
@@ -316,27 +293,15 @@ def plan_merge(
     bundle: Bundle | Sequence[CertInfo],
     *,
     password: str | None,
-    store_type: StoreType | None = None,
-    prune_expired: bool = False,
-    pkcs12_profile: str | None = None,
-    now: datetime | None = None,
+    options: MergeOptions | None = None,
 ) -> MergePlan:
     """What :func:`merge_store` would do to the store at ``store_path``; reads only.
 
     ``bundle`` is a :class:`Bundle` or the certificates to merge (for example
-    ``bundle.select(G1_GENERATIONS)``). ``store_type`` is checked against an existing file and
-    chooses the format of a new one (default: from the file extension). Raises
-    :class:`StoreError` / :class:`WrongPasswordError` / :class:`UsageError`.
+    ``bundle.select(G1_GENERATIONS)``). Raises :class:`StoreError` /
+    :class:`~rdstrust.errors.WrongPasswordError` / :class:`UsageError`.
     """
-    return _prepare(
-        store_path,
-        bundle,
-        password=password,
-        store_type=store_type,
-        prune_expired=prune_expired,
-        pkcs12_profile=pkcs12_profile,
-        now=now,
-    ).plan
+    return _prepare(store_path, bundle, password, options or MergeOptions()).plan
 
 
 def merge_store(
@@ -344,73 +309,69 @@ def merge_store(
     bundle: Bundle | Sequence[CertInfo],
     *,
     password: str | None,
-    store_type: StoreType | None = None,
-    prune_expired: bool = False,
-    pkcs12_profile: str | None = None,
-    backup: bool = True,
-    dry_run: bool = False,
-    now: datetime | None = None,
+    options: MergeOptions | None = None,
 ) -> MergeResult:
-    """Merge ``bundle`` into the store at ``store_path`` (created if missing).
+    """Merge ``bundle`` into the store at ``store_path`` (created if missing, unless
+    ``options.create_missing`` is false).
 
     Holds an exclusive lock from reading to writing so concurrent merges into one store both
     land. Writes nothing on a dry run or when nothing changes; otherwise replaces the file
     atomically through symlinks, keeping mode and owner, after saving ``<name>.bak`` (unless
-    ``backup`` is false). ``pkcs12_profile`` (``modern`` / ``legacy``) applies to what rdstrust
-    encrypts in a PKCS12 store; ``None`` keeps the store's current protection. On any error the
-    file is left byte for byte unchanged.
+    ``options.backup`` is false). On any error the file is left byte for byte unchanged.
     """
-
-    def prepare() -> _Work:
-        return _prepare(
-            store_path,
-            bundle,
-            password=password,
-            store_type=store_type,
-            prune_expired=prune_expired,
-            pkcs12_profile=pkcs12_profile,
-            now=now,
-        )
-
-    if dry_run:
+    opts = options or MergeOptions()
+    if opts.dry_run:
         # Build the new bytes without writing them, so a dry run fails exactly where the real
         # run would (for example: no password to write a JKS store).
-        work = prepare()
-        _render(work, password, pkcs12_profile)
-        return _result(work.plan, written=False, dry_run=True, backup=None)
+        work = _prepare(store_path, bundle, password, opts)
+        _render(work, password, opts)
+        # Nothing changed on disk: "the store after the merge" is the store as it is.
+        now = _contents(work.plan, work.loaded) if work.loaded is not None else None
+        return MergeResult.of(work.plan, dry_run=True, contents=now)
     with exclusive_lock(store_path):
-        work = prepare()
-        plan = work.plan
-        data = _render(work, password, pkcs12_profile)
+        work = _prepare(store_path, bundle, password, opts)
+        data, contents = _render(work, password, opts)
         if data is None:
-            return _result(plan, written=False, dry_run=False, backup=None)
-        had_file = not plan.create
-        written_to = write_bytes_atomic(store_path, data, backup=backup and had_file)
-        saved = (
-            str(written_to.with_name(written_to.name + BACKUP_SUFFIX))
-            if (backup and had_file)
-            else None
-        )
-        return _result(plan, written=True, dry_run=False, backup=saved)
+            return MergeResult.of(work.plan, contents=contents)
+        keep = opts.backup and not work.plan.created
+        written_to = write_bytes_atomic(store_path, data, backup=keep)
+        saved = str(written_to.with_name(written_to.name + BACKUP_SUFFIX)) if keep else None
+        return MergeResult.of(work.plan, written=True, backup=saved, contents=contents)
 
 
-def _render(work: _Work, password: str | None, pkcs12_profile: str | None) -> bytes | None:
-    """The store's new bytes, checked by reading them back; ``None`` when nothing changes."""
+def _contents(plan: MergePlan, loaded: LoadedStore) -> StoreContents:
+    return StoreContents(
+        path=plan.real_path,
+        type=plan.type,
+        entries=loaded.entries,
+        password_required=loaded.password_required,
+    )
+
+
+def _render(
+    work: _Work, password: str | None, options: MergeOptions
+) -> tuple[bytes | None, StoreContents | None]:
+    """The store's new bytes (``None`` when nothing changes) and its read-back contents."""
     plan = work.plan
     if not plan.changes:
-        return None
+        return None, _contents(plan, work.loaded) if work.loaded is not None else None
+    profile = plan.pkcs12_profile.value if plan.pkcs12_profile else None
     if work.loaded is None:
-        data = create_store(plan.type, work.add, password=password, profile=plan.pkcs12_profile)
+        data = create_store(plan.type, work.add, password=password, profile=profile)
     else:
+        asked = options.pkcs12_profile.value if options.pkcs12_profile else None
         data = work.loaded.render(
-            remove=work.remove, add=work.add, password=password, profile=pkcs12_profile
+            remove=work.remove, add=work.add, password=password, profile=asked
         )
-    _check(data, plan, work, password)
-    return data
+    return data, _contents(plan, _check(data, plan, work, password))
 
 
-def _check(data: bytes, plan: MergePlan, work: _Work, password: str | None) -> None:
-    """Read the new bytes back: every kept entry and every added certificate must be there."""
+def _check(data: bytes, plan: MergePlan, work: _Work, password: str | None) -> LoadedStore:
+    """Read the new bytes back: every kept entry and every added certificate must be there.
+
+    Returns the read-back store, which is what the caller verifies: the check that guards the
+    write is also the only parse of the new bytes.
+    """
     _, reread = parse_store(data, source=plan.store, password=password, store_type=plan.type)
     before = [
         (e.alias, e.kind, e.sha256)
@@ -427,33 +388,7 @@ def _check(data: bytes, plan: MergePlan, work: _Work, password: str | None) -> N
             "original entries plus the new certificates (please report this as a bug).",
             path=plan.store,
         )
-
-
-def _result(plan: MergePlan, *, written: bool, dry_run: bool, backup: str | None) -> MergeResult:
-    return MergeResult(
-        store=plan.store,
-        real_path=plan.real_path,
-        type=plan.type,
-        created=plan.create,
-        added=plan.added,
-        already_present=plan.already_present,
-        kept=plan.kept,
-        pruned=plan.pruned,
-        pkcs12_profile=plan.pkcs12_profile,
-        written=written,
-        dry_run=dry_run,
-        backup=backup,
-        notes=plan.notes,
-    )
-
-
-@dataclass(frozen=True)
-class StoreFailure:
-    """A store a multi-store merge could not handle (it was left unchanged)."""
-
-    store: str
-    message: str
-    exit_code: int
+    return reread
 
 
 @dataclass(frozen=True)
@@ -464,48 +399,35 @@ class MergeRun:
     stores: tuple[MergeResult, ...]
     failed: tuple[StoreFailure, ...] = ()
 
+    @property
+    def exit_code(self) -> int:
+        """The first failed store's exit code; 0 when every store was merged."""
+        return self.failed[0].exit_code if self.failed else 0
+
 
 def merge_stores(
-    paths: Sequence[str | Path],
+    stores: Sequence[StoreSpec | str | Path],
     bundle: Bundle,
+    options: MergeOptions | None = None,
     *,
-    password_for: Callable[[Path], str | None],
-    store_type: StoreType | None = None,
-    prune_expired: bool = False,
-    pkcs12_profile: str | None = None,
-    backup: bool = True,
-    dry_run: bool = False,
-    now: datetime | None = None,
+    passwords: Passwords | None = None,
     on_failure: Callable[[StoreFailure], None] | None = None,
 ) -> MergeRun:
-    """Merge ``bundle`` into each store in ``paths`` with :func:`merge_store`, in order.
+    """Merge ``bundle`` into each store with :func:`merge_store`, in order.
 
-    ``password_for(path)`` gives each store's password (it may prompt, or raise an
-    :class:`RdsTrustError`). A store that fails is left unchanged and recorded as a
-    :class:`StoreFailure` (``on_failure`` is told at once); the other stores still go ahead.
-    Anything that is not an :class:`RdsTrustError` (Ctrl-C, a bug) propagates.
+    Each store's password comes from its own source or ``passwords.default``. A store that
+    fails is left unchanged and recorded as a :class:`StoreFailure` (``on_failure`` is told at
+    once); the other stores still go ahead (see :mod:`rdstrust.runner`).
     """
-    results: list[MergeResult] = []
-    failures: list[StoreFailure] = []
-    for store in paths:
-        path = Path(store)
-        try:
-            results.append(
-                merge_store(
-                    path,
-                    bundle,
-                    password=password_for(path),
-                    store_type=store_type,
-                    prune_expired=prune_expired,
-                    pkcs12_profile=pkcs12_profile,
-                    backup=backup,
-                    dry_run=dry_run,
-                    now=now,
-                )
-            )
-        except RdsTrustError as exc:
-            failure = StoreFailure(str(store), exc.message, int(exc.exit_code))
-            failures.append(failure)
-            if on_failure is not None:
-                on_failure(failure)
-    return MergeRun(bundle=bundle.source, stores=tuple(results), failed=tuple(failures))
+    opts = options or MergeOptions()
+    outcomes: tuple[StoreOutcome[MergeResult], ...] = run_stores(
+        as_specs(stores),
+        lambda spec, password: merge_store(spec.path, bundle, password=password, options=opts),
+        passwords or Passwords(),
+        on_failure=on_failure,
+    )
+    return MergeRun(
+        bundle=bundle.source,
+        stores=tuple(o.result for o in outcomes if o.result is not None),
+        failed=tuple(o.failure for o in outcomes if o.failure is not None),
+    )

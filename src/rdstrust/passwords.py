@@ -29,9 +29,12 @@ MAX_PASSWORD_FILE_BYTES = 64 * 1024
 class PasswordSource:
     """The password options a command received (at most one of them may be set)."""
 
-    literal: str | None = field(default=None, repr=False)
+    literal: str | None = field(default=None, repr=False, metadata={"json": False})
     env_var: str | None = None
     file: Path | None = None
+    #: Explicitly no password (a per-store ``storepass:none``): neither the defaults nor a
+    #: prompt apply.
+    none: bool = False
 
     def resolve(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The password from the given sources or ``RDSTRUST_STOREPASS``, else ``None``.
@@ -40,7 +43,9 @@ class PasswordSource:
         unset, or when the file cannot be read.
         """
         env = os.environ if environ is None else environ
-        given = [s for s in (self.literal, self.env_var, self.file) if s is not None]
+        given: list[object] = [s for s in (self.literal, self.env_var, self.file) if s is not None]
+        if self.none:
+            given.append(self.none)
         if len(given) > 1:
             raise UsageError(
                 "Give the store password one way only: --storepass, --storepass-env or "
@@ -57,20 +62,34 @@ class PasswordSource:
             return _checked(value, f"the environment variable {self.env_var}")
         if self.file is not None:
             return read_password_file(self.file)
+        if self.none:
+            return None
         # An exported-but-empty RDSTRUST_STOREPASS (a CI secret that is not set) means "no
         # password", not "the empty password".
         default = env.get(ENV_VAR) or None
         return None if default is None else _checked(default, f"the environment variable {ENV_VAR}")
 
-    def resolve_or_prompt(self, prompt: str, *, needed: bool) -> str | None:
-        """:meth:`resolve`, then ask on the terminal when ``needed`` and stdin is a TTY."""
-        password = self.resolve()
-        if password is None and needed and sys.stdin.isatty():
-            try:
-                password = getpass.getpass(prompt)
-            except EOFError:
-                return None
-        return password
+    @property
+    def given(self) -> bool:
+        """Whether any source was named (else the defaults apply)."""
+        return self != PasswordSource()
+
+    def env_name(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The environment variable the password comes from, to name it in printed settings."""
+        if self.env_var is not None:
+            return self.env_var
+        env = os.environ if environ is None else environ
+        return ENV_VAR if not self.given and env.get(ENV_VAR) else None
+
+
+def prompt_on_terminal(store: Path) -> str | None:
+    """Ask for a store's password when stdin is a terminal (``None`` otherwise, or on EOF)."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        return _checked(getpass.getpass(f"Password for {store}: "), "the prompt")
+    except EOFError:
+        return None
 
 
 def _checked(password: str, where: str) -> str:

@@ -10,25 +10,20 @@ JDK ``cacerts`` and an application truststore in one step expects.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from rdstrust.bundle import Bundle
-from rdstrust.certs import G1_GENERATIONS, Generation
+from rdstrust.certs import CertInfo, Generation
 from rdstrust.clients import ClientSettings, client_settings
-from rdstrust.errors import ExitCode, RdsTrustError
+from rdstrust.errors import ExitCode
 from rdstrust.merge import MergeResult, merge_store
-from rdstrust.pathcheck import Chain
-from rdstrust.verify import (
-    DEFAULT_WARN_DAYS,
-    VerifyReport,
-    check_time,
-    check_warn_days,
-    required_cas,
-    verify_store,
-)
+from rdstrust.options import MergeOptions, VerifyOptions
+from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
+from rdstrust.stores import read_store
+from rdstrust.storespec import StoreSpec, as_specs
+from rdstrust.verify import VerifyReport, judge_store, required_cas
 
 
 class UpdateStatus(str, Enum):
@@ -36,6 +31,8 @@ class UpdateStatus(str, Enum):
 
     #: New certificates were written and the store passes verification.
     UPDATED = "updated"
+    #: The store did not exist and was created (``--create``); it passes verification.
+    CREATED = "created"
     #: Nothing to add; the store already passes verification.
     UP_TO_DATE = "up-to-date"
     #: ``check`` only: the store lacks CAs that an update would add.
@@ -49,9 +46,34 @@ class UpdateStatus(str, Enum):
         return self.value
 
 
+#: Statuses of a store that is ready for the rotation.
+READY = (UpdateStatus.UPDATED, UpdateStatus.CREATED, UpdateStatus.UP_TO_DATE)
+
+
+@dataclass(frozen=True)
+class UpdateOptions:
+    """One update run: how to merge, what to verify, and whether to only check.
+
+    With ``check`` nothing is written (the merge is a dry run) and a store passes only when it
+    already trusts every required CA as it is.
+    """
+
+    merge: MergeOptions = field(default_factory=MergeOptions)
+    verify: VerifyOptions = field(default_factory=VerifyOptions)
+    check: bool = False
+
+    def __post_init__(self) -> None:
+        if self.check and not self.merge.dry_run:
+            object.__setattr__(self, "merge", replace(self.merge, dry_run=True))
+
+
 @dataclass(frozen=True)
 class StoreUpdate:
-    """The outcome for one store: the merge, the verdict, and how clients use the store."""
+    """The outcome for one store: the merge, the verdict, and how clients use the store.
+
+    ``exit_code`` is this store's own: its error's code when it failed, 1 when it does not (or,
+    with ``check``, would not) trust the required CAs, else 0.
+    """
 
     store: str
     status: UpdateStatus
@@ -77,114 +99,93 @@ class UpdateResult:
     @property
     def passed(self) -> bool:
         """Every store trusts the required CAs (and nothing failed)."""
-        return all(s.status in (UpdateStatus.UPDATED, UpdateStatus.UP_TO_DATE) for s in self.stores)
+        return all(s.status in READY for s in self.stores)
 
     @property
     def exit_code(self) -> int:
-        """0 when every store is ready; the first failure's code; else 1 (not trusted)."""
-        for s in self.stores:
-            if s.status is UpdateStatus.FAILED:
-                return s.exit_code
-        return int(ExitCode.OK if self.passed else ExitCode.NOT_TRUSTED)
+        """0 when every store is ready; else the first store's own non-zero code."""
+        return next((s.exit_code for s in self.stores if s.exit_code), int(ExitCode.OK))
 
 
 def update_stores(
     bundle: Bundle,
-    stores: Sequence[str | Path],
+    stores: Sequence[StoreSpec | str | Path],
+    options: UpdateOptions | None = None,
     *,
-    password_for: Callable[[Path], str | None],
-    check: bool = False,
-    generations: Sequence[Generation | str] = G1_GENERATIONS,
-    region: str | None = None,
-    store_type: str | None = None,
-    prune_expired: bool = False,
-    pkcs12_profile: str | None = None,
-    backup: bool = True,
-    chain: Chain | None = None,
-    hostname: str | None = None,
-    java: str | None = None,
-    warn_days: int = DEFAULT_WARN_DAYS,
-    password_env: str | None = None,
-    now: datetime | None = None,
+    passwords: Passwords | None = None,
+    on_failure: Callable[[StoreFailure], None] | None = None,
 ) -> UpdateResult:
-    """Merge ``bundle`` into each store and verify it; with ``check``, write nothing.
+    """Merge ``bundle`` into each store and verify it; with ``options.check``, write nothing.
 
-    ``password_for(path)`` supplies each store's password (``None`` for none), so a caller can
-    prompt per store. ``region`` narrows the required CAs to that region's. Raises
-    :class:`rdstrust.errors.BundleError` when the bundle holds none of the required generations
-    (of ``region``) and :class:`rdstrust.errors.UsageError` for ``warn_days`` outside 0-36500 or
-    ``now`` outside 1950-9000, before any store is touched; every per-store problem is recorded
-    in the result instead.
+    Each store's password comes from its own source (else ``passwords.default``; a terminal
+    prompt when ``passwords.prompt`` is set and a store needs one). Raises
+    :class:`rdstrust.errors.BundleError` when the bundle holds none of the required CAs, before
+    any store is touched; every per-store problem is recorded in the result instead.
     """
-    from rdstrust.stores import StoreType
-
-    # Checked before the first store is touched: failing in verify_store after the merge would
-    # leave the store written and the run reported as a store failure.
-    check_warn_days(warn_days)
-    if now is not None:
-        check_time(now)
-    required = required_cas(bundle, generations, region)
-    kind = StoreType(store_type) if store_type else None
-    results = []
-    for store in stores:
-        path = Path(store)
-        try:
-            password = password_for(path)
-            merged = merge_store(
-                path,
-                bundle,
-                password=password,
-                store_type=kind,
-                prune_expired=prune_expired,
-                pkcs12_profile=pkcs12_profile,
-                backup=backup,
-                dry_run=check,
-                now=now,
-            )
-            report = None
-            if not (check and merged.created):
-                report = verify_store(
-                    path,
-                    required,
-                    password=password,
-                    chain=chain,
-                    hostname=hostname,
-                    at=now,
-                    warn_days=warn_days,
-                    java=java,
-                )
-            status = _status(merged, report, check)
-            settings = client_settings(
-                merged.real_path if merged.created else path,
-                merged.type,
-                password_env=password_env,
-                password_required=password is not None,
-            )
-            results.append(StoreUpdate(str(path), status, merged, report, settings))
-        except RdsTrustError as exc:
-            results.append(
-                StoreUpdate(
-                    str(path),
-                    UpdateStatus.FAILED,
-                    None,
-                    None,
-                    None,
-                    error=exc.message,
-                    exit_code=int(exc.exit_code),
-                )
-            )
+    opts = options or UpdateOptions()
+    pw = passwords or Passwords()
+    required = required_cas(bundle, opts.verify.generations, opts.verify.region)
+    outcomes = run_stores(
+        as_specs(stores),
+        lambda spec, password: _update_one(spec, password, bundle, required, opts),
+        pw,
+        on_failure=on_failure,
+    )
     return UpdateResult(
         bundle=bundle.source,
         bundle_sha256=bundle.sha256,
         certificates=len(bundle),
-        check=check,
-        generations=tuple(Generation(g) for g in generations),
-        stores=tuple(results),
+        check=opts.check,
+        generations=opts.verify.generations,
+        stores=tuple(_with_settings(o, pw) for o in outcomes),
     )
 
 
+def _update_one(
+    spec: StoreSpec,
+    password: str | None,
+    bundle: Bundle,
+    required: Sequence[CertInfo],
+    options: UpdateOptions,
+) -> StoreUpdate:
+    merged = merge_store(spec.path, bundle, password=password, options=options.merge)
+    report = None
+    if not (options.check and merged.created):
+        # Judge the store as the merge left it (its read-back), not a third parse of the file.
+        contents = merged.contents or read_store(spec.path, password)
+        report = judge_store(
+            spec.path, contents, required, password=password, options=options.verify
+        )
+    status = _status(merged, report, options.check)
+    code = ExitCode.OK if status in READY else ExitCode.NOT_TRUSTED
+    return StoreUpdate(spec.name, status, merged, report, None, exit_code=int(code))
+
+
+def _with_settings(outcome: StoreOutcome[StoreUpdate], passwords: Passwords) -> StoreUpdate:
+    if outcome.failure is not None:
+        failure = outcome.failure
+        return StoreUpdate(
+            failure.store,
+            UpdateStatus.FAILED,
+            None,
+            None,
+            None,
+            error=failure.message,
+            exit_code=failure.exit_code,
+        )
+    item = outcome.result
+    assert item is not None and item.merge is not None  # a result without failure has both
+    merged = item.merge
+    settings = client_settings(
+        merged.real_path if merged.created else outcome.spec.path,
+        merged.type,
+        password_env=passwords.source(outcome.spec).env_name(),
+        password_required=outcome.password is not None,
+    )
+    return replace(item, settings=settings)
+
+
 def _status(merged: MergeResult, report: VerifyReport | None, check: bool) -> UpdateStatus:
-    changes = bool(merged.added or merged.pruned)
     if check:
         # A check passes only when the store already trusts everything required as it is.
         if report is not None and report.passed:
@@ -192,4 +193,6 @@ def _status(merged: MergeResult, report: VerifyReport | None, check: bool) -> Up
         return UpdateStatus.OUT_OF_DATE
     if report is None or not report.passed:
         return UpdateStatus.NOT_TRUSTED
-    return UpdateStatus.UPDATED if changes else UpdateStatus.UP_TO_DATE
+    if merged.created:
+        return UpdateStatus.CREATED
+    return UpdateStatus.UPDATED if merged.added or merged.pruned else UpdateStatus.UP_TO_DATE

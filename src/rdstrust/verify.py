@@ -17,7 +17,7 @@ the store passes only when both agree that it trusts the chain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,29 +26,23 @@ from rdstrust.bundle import Bundle, parse_bundle, read_bundle
 from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation, utcnow
 from rdstrust.errors import BundleError, UsageError
 from rdstrust.jvm import JavaVerdict, java_trust_check, keystore_type
-from rdstrust.pathcheck import Chain, PathResult, check_path
+from rdstrust.options import (
+    DEFAULT_WARN_DAYS,
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_WARN_DAYS,
+    VerifyOptions,
+    check_time,
+    check_warn_days,
+)
+from rdstrust.pathcheck import PathResult, check_path
+from rdstrust.runner import Passwords, StoreFailure, run_stores
 from rdstrust.stores import StoreContents, StoreEntry, StoreType, read_store
+from rdstrust.storespec import StoreSpec, as_specs
+from rdstrust.summary import CertSummary, summarize
 
-#: Days before a CA's expiry from which ``verify`` warns.
-DEFAULT_WARN_DAYS = 90
-#: Widest accepted warning window: a century.
-MAX_WARN_DAYS = 36500
-#: ``--at`` must lie in this range: certificate times start in 1950 (X.509 UTCTime), and far
-#: beyond 9000 adding a warning window overflows Python's datetime.
-EARLIEST_TIME = datetime(1950, 1, 1, tzinfo=timezone.utc)
-LATEST_TIME = datetime(9000, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class CaRef:
-    """A CA certificate as reports name it."""
-
-    alias: str
-    common_name: str | None
-    generation: Generation
-    region: str | None
-    sha256: str
-    not_after: datetime
+#: A CA certificate as reports name it (the one summary type of reports).
+CaRef = CertSummary
 
 
 @dataclass(frozen=True)
@@ -65,17 +59,12 @@ class Membership:
 
 
 @dataclass(frozen=True)
-class ExpiringCa:
-    """A trusted RDS CA of the store that is expired or expires soon."""
+class ExpiringCa(CertSummary):
+    """A trusted RDS CA of the store that is expired, not yet valid, or expires soon."""
 
-    alias: str
-    common_name: str | None
-    generation: Generation
-    not_after: datetime
-    days_left: int
+    days_left: int = 0
     #: Whether its generation is one of the required ones (an expired one fails the store).
-    required_generation: bool
-    not_before: datetime | None = None
+    required_generation: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +145,15 @@ class VerifyResult:
     hostname: str | None
     stores: tuple[VerifyReport, ...]
     passed: bool
+    #: Stores that could not be read (each left out of ``stores``, with its own exit code).
+    failed: tuple[StoreFailure, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """The first unreadable store's code; else 1 when a store fails; else 0."""
+        if self.failed:
+            return self.failed[0].exit_code
+        return 0 if self.passed else 1
 
 
 def parse_time(text: str) -> datetime:
@@ -181,59 +179,31 @@ def parse_time(text: str) -> datetime:
     return check_time(parsed, shown=f"'{text}'")
 
 
-def check_time(at: datetime, shown: str | None = None) -> datetime:
-    """Return ``at`` (naive means UTC) if it lies in 1950-9000; raises :class:`UsageError`."""
-    when = at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
-    if not EARLIEST_TIME <= when <= LATEST_TIME:
-        raise UsageError(
-            f"--at {shown or when.isoformat()} is outside the years 1950 to 9000, where "
-            "certificate validity can be judged; give a time in that range."
-        )
-    return when
+def reference_bundle(path: str | Path | None = None) -> Bundle | None:
+    """The reference bundle: ``path``, else the one the last ``rdstrust fetch`` cached.
 
+    ``None`` when neither exists: the library never downloads on its own; the caller decides
+    whether to fetch (``rdstrust verify`` does, and says so). A cached bundle's ``source``
+    names the cache file, the URL it was fetched from and when.
 
-def check_warn_days(warn_days: int) -> int:
-    """Return ``warn_days`` if it is 0-36500; raises :class:`UsageError` otherwise."""
-    if isinstance(warn_days, bool) or not 0 <= warn_days <= MAX_WARN_DAYS:
-        raise UsageError(
-            f"--warn-days {warn_days!r} is not a number of days from 0 to {MAX_WARN_DAYS}."
-        )
-    return warn_days
-
-
-def reference_bundle(path: str | Path | None = None) -> Bundle:
-    """The reference bundle: ``path``, else the one the last ``rdstrust fetch`` cached, else
-    the official global bundle downloaded now.
-
-    A cached bundle's ``source`` names the cache file, the URL it was fetched from and when.
-
-    Raises :class:`BundleError` (exit 3) or :class:`rdstrust.errors.FetchError` (exit 4).
+    Raises :class:`BundleError` (exit 3) for a file that is not a usable bundle.
     """
     if path is not None:
         return read_bundle(path)
     from rdstrust.cache import BundleCache
 
     cached = BundleCache().last()
-    if cached is not None:
-        # Name where the bytes came from, not just the cache file: the last fetch may have been
-        # from a mirror (--url), and the report should make that visible.
-        origin = f"{cached.path} (cached from {cached.url} at {cached.fetched_at})"
-        return parse_bundle(cached.data, source=origin)
-    from rdstrust.fetch import fetch_bundle
-
-    return fetch_bundle().bundle
+    if cached is None:
+        return None
+    # Name where the bytes came from, not just the cache file: the last fetch may have been
+    # from a mirror (--url), and the report should make that visible.
+    origin = f"{cached.path} (cached from {cached.url} at {cached.fetched_at})"
+    return parse_bundle(cached.data, source=origin)
 
 
-def ca_ref(info: CertInfo, alias: str | None = None) -> CaRef:
-    """Summarise a certificate for a report."""
-    return CaRef(
-        alias=alias or info.alias,
-        common_name=info.common_name,
-        generation=info.generation,
-        region=info.region,
-        sha256=info.sha256,
-        not_after=info.not_after,
-    )
+def ca_ref(info: CertInfo, alias: str | None = None) -> CertSummary:
+    """Summarise a certificate for a report (see :func:`rdstrust.summary.summarize`)."""
+    return summarize(info, alias)
 
 
 def required_cas(
@@ -266,29 +236,22 @@ def java_anchors(contents: StoreContents) -> tuple[StoreEntry, ...]:
 def verify_contents(
     contents: StoreContents,
     required: Sequence[CertInfo],
+    options: VerifyOptions | None = None,
     *,
-    chain: Chain | None = None,
-    hostname: str | None = None,
-    at: datetime | None = None,
-    warn_days: int = DEFAULT_WARN_DAYS,
     java: JavaCheck | None = None,
 ) -> VerifyReport:
-    """Judge a loaded store without further I/O (the JVM's verdict, if any, is passed in).
-
-    ``hostname=None`` checks the chain without a host name (``verify-ca``). Raises
-    :class:`UsageError` for ``at`` outside 1950-9000 or ``warn_days`` outside 0-36500.
-    """
-    when = check_time(at) if at is not None else utcnow()
-    check_warn_days(warn_days)
+    """Judge a loaded store without further I/O (the JVM's verdict, if any, is passed in)."""
+    opts = options or VerifyOptions()
+    when = opts.at or utcnow()
     anchors = java_anchors(contents)
     membership = _membership(contents, anchors, required)
-    expiry = _expiry(anchors, required, when, warn_days)
+    expiry = _expiry(anchors, required, when, opts.warn_days)
     path = None
-    if chain is not None:
+    if opts.chain is not None:
         path = check_path(
-            chain,
+            opts.chain,
             [e.info for e in anchors if e.info is not None],
-            hostname=hostname,
+            hostname=opts.hostname,
             at=when,
         )
     java_view = None
@@ -318,89 +281,77 @@ def verify_contents(
     )
 
 
+def judge_store(
+    path: str | Path,
+    contents: StoreContents,
+    required: Sequence[CertInfo],
+    *,
+    password: str | None = None,
+    options: VerifyOptions | None = None,
+) -> VerifyReport:
+    """Judge ``contents`` (the store at ``path``, already read) and, with ``options.java``, ask
+    the JVM, which loads the file itself: its verdict is on what is really on disk."""
+    opts = options or VerifyOptions()
+    check = None
+    if opts.java is not None:
+        check = _java_check(contents, path, password, opts)
+    return verify_contents(contents, required, opts, java=check)
+
+
 def verify_store(
     path: str | Path,
     required: Sequence[CertInfo],
     *,
     password: str | None = None,
+    options: VerifyOptions | None = None,
     store_type: StoreType | None = None,
-    chain: Chain | None = None,
-    hostname: str | None = None,
-    at: datetime | None = None,
-    warn_days: int = DEFAULT_WARN_DAYS,
-    java: str | None = None,
 ) -> VerifyReport:
-    """Read the store at ``path`` and judge it; with ``java`` (a path), ask the JVM too.
-
-    ``at`` (default now) is the instant validity is judged at; the JVM is given it only when set
-    (through ``PKIXBuilderParameters.setDate``), otherwise it uses its default trust manager.
+    """Read the store at ``path`` and judge it; with ``options.java``, ask the JVM too.
 
     Raises :class:`rdstrust.errors.StoreError` when the store cannot be read and
     :class:`rdstrust.errors.ToolMissingError` when the JVM cannot run.
     """
     contents = read_store(path, password, store_type)
-    check = None
-    if java is not None:
-        check = _java_check(contents, path, chain, java, password, hostname, at)
-    return verify_contents(
-        contents,
-        required,
-        chain=chain,
-        hostname=hostname,
-        at=at,
-        warn_days=warn_days,
-        java=check,
-    )
+    return judge_store(path, contents, required, password=password, options=options)
 
 
 def verify_stores(
-    paths: Sequence[str | Path],
+    stores: Sequence[StoreSpec | str | Path],
     bundle: Bundle,
+    options: VerifyOptions | None = None,
     *,
-    generations: Sequence[Generation | str] = G1_GENERATIONS,
-    region: str | None = None,
-    password: str | None = None,
-    chain: Chain | None = None,
-    hostname: str | None = None,
-    at: datetime | None = None,
-    warn_days: int = DEFAULT_WARN_DAYS,
-    java: str | None = None,
+    passwords: Passwords | None = None,
+    on_failure: Callable[[StoreFailure], None] | None = None,
 ) -> VerifyResult:
     """Verify every store against the required CAs of ``bundle``; see :func:`verify_store`.
 
-    An unreadable store fails the whole run with its error (exit code 5) rather than giving a
-    partial report.
+    Each store's password comes from its own source (else ``passwords.default``). A store
+    that cannot be read is recorded in ``failed`` with its exit code; the others are still
+    verified. Raises :class:`BundleError` when the bundle holds no required CA.
     """
-    when = check_time(at) if at is not None else utcnow()
-    check_warn_days(warn_days)
-    required = required_cas(bundle, generations, region)
-    reports = tuple(
-        verify_store(
-            p,
-            required,
-            password=password,
-            chain=chain,
-            hostname=hostname,
-            # ``at`` as given, not ``when``: without --at the JVM runs its default
-            # TrustManagerFactory on its own clock, exactly as an application would.
-            at=at,
-            warn_days=warn_days,
-            java=java,
-        )
-        for p in paths
+    opts = options or VerifyOptions()
+    required = required_cas(bundle, opts.generations, opts.region)
+    outcomes = run_stores(
+        as_specs(stores),
+        lambda spec, pw: verify_store(spec.path, required, password=pw, options=opts),
+        passwords or Passwords(),
+        on_failure=on_failure,
     )
+    reports = tuple(o.result for o in outcomes if o.result is not None)
+    failed = tuple(o.failure for o in outcomes if o.failure is not None)
     return VerifyResult(
-        at=when,
+        at=opts.at or utcnow(),
         reference=Reference(
             bundle=bundle.source,
-            generations=tuple(Generation(g) for g in generations),
-            region=region,
-            required=tuple(ca_ref(c) for c in required),
+            generations=opts.generations,
+            region=opts.region,
+            required=tuple(summarize(c) for c in required),
         ),
-        chain=chain.source if chain is not None else None,
-        hostname=hostname,
+        chain=opts.chain.source if opts.chain is not None else None,
+        hostname=opts.hostname,
         stores=reports,
-        passed=all(r.passed for r in reports),
+        passed=not failed and all(r.passed for r in reports),
+        failed=failed,
     )
 
 
@@ -436,13 +387,9 @@ def _expiry(
         if info.not_after > horizon and info.not_before <= at:
             continue
         item = ExpiringCa(
-            alias=entry.alias,
-            common_name=info.common_name,
-            generation=info.generation,
-            not_after=info.not_after,
+            **vars(summarize(info, entry.alias)),
             days_left=(info.not_after - at).days,
             required_generation=info.generation in wanted,
-            not_before=info.not_before,
         )
         if info.not_before > at:
             # Present but not valid yet: no client accepts a chain ending at it at this time.
@@ -461,13 +408,7 @@ def _expiry(
 
 
 def _java_check(
-    contents: StoreContents,
-    path: str | Path,
-    chain: Chain | None,
-    java: str,
-    password: str | None,
-    hostname: str | None,
-    at: datetime | None,
+    contents: StoreContents, path: str | Path, password: str | None, options: VerifyOptions
 ) -> JavaCheck:
     if keystore_type(contents.type) is None:
         return JavaCheck(
@@ -475,12 +416,20 @@ def _java_check(
             agrees=None,
             note="Java reads no PEM trust stores; the JVM check applies to JKS and PKCS12",
         )
-    if chain is None:
+    if options.chain is None or options.java is None:
         return JavaCheck(
             verdict=None, agrees=None, note="no chain given (--chain or --host): nothing to ask"
         )
     verdict = java_trust_check(
-        path, contents.type, chain, java=java, password=password, hostname=hostname, at=at
+        path,
+        contents.type,
+        options.chain,
+        java=options.java,
+        password=password,
+        hostname=options.hostname,
+        # ``at`` as given: without --at the JVM runs its default TrustManagerFactory on its own
+        # clock, exactly as an application would.
+        at=options.at,
     )
     return JavaCheck(verdict=verdict, agrees=None)
 
@@ -548,7 +497,7 @@ def _reasons(
     return reasons, warnings
 
 
-def _names(refs: Sequence[CaRef], limit: int = 5) -> str:
+def _names(refs: Sequence[CertSummary], limit: int = 5) -> str:
     shown = ", ".join(r.alias for r in refs[:limit])
     return shown + (f" and {len(refs) - limit} more" if len(refs) > limit else "")
 

@@ -14,9 +14,13 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS, Generation
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
+from rdstrust.options import Pkcs12Profile
 from rdstrust.output import dumps
+from rdstrust.passwords import PasswordSource, prompt_on_terminal
 from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS
+from rdstrust.runner import Passwords
 from rdstrust.stores import StoreType
+from rdstrust.storespec import StoreSpec, jdk_cacerts, parse_store_spec
 
 #: Longest accepted ``--timeout`` in seconds (a huge one overflows the socket's deadline).
 MAX_TIMEOUT = 3600.0
@@ -175,14 +179,49 @@ StorePassFileOption = Annotated[
     ),
 ]
 StoresOption = Annotated[
-    list[Path],
+    list[str] | None,
     typer.Option(
         "--store",
         "-s",
-        help="Trust store (JKS, PKCS12 or PEM, detected from its bytes); repeat for several.",
+        metavar="PATH[,storepass:env=VAR|file=FILE|none]",
+        help="Trust store (JKS, PKCS12 or PEM, detected from its bytes); repeat for several. "
+        "A suffix gives this store its own password source, e.g. "
+        "app.p12,storepass:env=APP_PASS.",
         show_default=False,
     ),
 ]
+JavaCacertsOption = Annotated[
+    bool,
+    typer.Option(
+        "--java-cacerts",
+        help="Also use the JVM's own cacerts (of --java / JAVA_HOME / java on PATH) with the "
+        "JDK's default password.",
+    ),
+]
+
+
+def store_specs(
+    values: list[str] | None, *, java_cacerts: bool = False, java: str | None = None
+) -> tuple[StoreSpec, ...]:
+    """The stores a command works on: each ``--store`` and, with ``--java-cacerts``, the JVM's
+    ``cacerts``. Raises :class:`UsageError` when there is none."""
+    specs = [parse_store_spec(v) for v in values or ()]
+    if java_cacerts:
+        specs.append(jdk_cacerts(java))
+    if not specs:
+        raise UsageError("Name at least one trust store with --store (or --java-cacerts).")
+    return tuple(specs)
+
+
+def passwords_from(
+    storepass: str | None, storepass_env: str | None, storepass_file: Path | None
+) -> Passwords:
+    """The run's password sources: the global options (checked now) and a terminal prompt."""
+    default = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
+    default.resolve()  # report a bad password option before anything is read or downloaded
+    return Passwords(default=default, prompt=prompt_on_terminal)
+
+
 RequireOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -236,13 +275,6 @@ def java_for(jvm: bool, java: str | None) -> str | None:
             "a JDK or point --java / JAVA_HOME at one."
         )
     return path
-
-
-class Pkcs12Profile(str, Enum):
-    """How rdstrust encrypts what it writes into a PKCS12 store."""
-
-    MODERN = "modern"
-    LEGACY = "legacy"
 
 
 # Merge options shared by ``merge`` and ``update``.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,15 +16,21 @@ from rdstrust.cli._common import (
     emit,
     err,
     exit_on_error,
+    passwords_from,
 )
 from rdstrust.listing import SOON_DAYS, StoreListing, list_store
-from rdstrust.merge import store_needs_password
-from rdstrust.passwords import PasswordSource
+from rdstrust.runner import run_stores
+from rdstrust.storespec import parse_store_spec
 
 
 def inspect(
     store: Annotated[
-        Path, typer.Argument(help="JKS, PKCS12 or PEM trust store.", show_default=False)
+        str,
+        typer.Argument(
+            metavar="STORE[,storepass:env=VAR|file=FILE|none]",
+            help="JKS, PKCS12 or PEM trust store.",
+            show_default=False,
+        ),
     ],
     storepass: StorePassOption = None,
     storepass_env: StorePassEnvOption = None,
@@ -43,11 +48,17 @@ def inspect(
 ) -> None:
     """List a store's entries: alias, type, subject, RDS generation/region, expiry, SHA-256."""
     with exit_on_error():
-        source = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
-        password = source.resolve_or_prompt(
-            f"Password for {store}: ", needed=store_needs_password(store, for_writing=False)
+        spec = parse_store_spec(store)
+        passwords = passwords_from(storepass, storepass_env, storepass_file)
+        passwords.check([spec])
+        (outcome,) = run_stores(
+            [spec], lambda s, pw: list_store(s.path, pw, soon_days=soon_days), passwords
         )
-        listing = list_store(store, password, soon_days=soon_days)
+        if outcome.failure is not None:
+            err(f"rdstrust: error: {outcome.failure.message}")
+            raise typer.Exit(outcome.failure.exit_code)
+        assert outcome.result is not None
+        listing = outcome.result
     emit(listing, json=json, human=render_listing(listing))
     err(
         f"{listing.store} ({listing.type}): {len(listing.entries)} entries, {listing.trusted} "

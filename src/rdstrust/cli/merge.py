@@ -10,6 +10,8 @@ import typer
 from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
     AllowForeignOption,
+    JavaCacertsOption,
+    JavaOption,
     JsonOption,
     NoBackupOption,
     Pkcs12ProfileOption,
@@ -17,13 +19,17 @@ from rdstrust.cli._common import (
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
+    StoresOption,
     StoreTypeOption,
     emit,
     err,
     exit_on_error,
+    passwords_from,
+    store_specs,
 )
-from rdstrust.merge import MergeResult, MergeRun, StoreFailure, merge_stores, store_needs_password
-from rdstrust.passwords import PasswordSource
+from rdstrust.merge import MergeResult, MergeRun, merge_stores
+from rdstrust.options import MergeOptions
+from rdstrust.runner import StoreFailure
 
 
 def merge(
@@ -33,15 +39,9 @@ def merge(
             "--bundle", "-b", help="The RDS CA bundle (PEM or PKCS7).", show_default=False
         ),
     ],
-    stores: Annotated[
-        list[Path],
-        typer.Option(
-            "--store",
-            "-s",
-            help="Trust store to merge into (repeat for several); created if missing.",
-            show_default=False,
-        ),
-    ],
+    stores: StoresOption = None,
+    java_cacerts: JavaCacertsOption = False,
+    java: JavaOption = None,
     store_type: StoreTypeOption = None,
     storepass: StorePassOption = None,
     storepass_env: StorePassEnvOption = None,
@@ -55,36 +55,32 @@ def merge(
     allow_foreign: AllowForeignOption = False,
     json: JsonOption = False,
 ) -> None:
-    """Add the bundle's CA certificates to trust stores, keeping every existing entry."""
-    with exit_on_error():
-        loaded = read_bundle(bundle, allow_foreign=allow_foreign)
-        source = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
-        source.resolve()  # report a bad password option before touching any store
+    """Add the bundle's CA certificates to trust stores, keeping every existing entry.
 
-        def password_for(store: Path) -> str | None:
-            return source.resolve_or_prompt(
-                f"Password for {store}: ", needed=store_needs_password(store)
-            )
+    A missing store is created (its type from --store-type or its extension).
+    """
+    with exit_on_error():
+        specs = store_specs(stores, java_cacerts=java_cacerts, java=java)
+        passwords = passwords_from(storepass, storepass_env, storepass_file)
+        passwords.check(specs)
+        options = MergeOptions(
+            store_type=store_type,
+            prune_expired=prune_expired,
+            pkcs12_profile=pkcs12_profile,
+            backup=not no_backup,
+            dry_run=dry_run,
+        )
+        loaded = read_bundle(bundle, allow_foreign=allow_foreign)
 
         def report(failure: StoreFailure) -> None:
             err(f"rdstrust: error: {failure.message}")
 
-        run = merge_stores(
-            stores,
-            loaded,
-            password_for=password_for,
-            store_type=store_type,
-            prune_expired=prune_expired,
-            pkcs12_profile=pkcs12_profile.value if pkcs12_profile else None,
-            backup=not no_backup,
-            dry_run=dry_run,
-            on_failure=report,
-        )
+        run = merge_stores(specs, loaded, options, passwords=passwords, on_failure=report)
     emit(run, json=json, human=render_merge(run))
     for result in run.stores:
         err(_summary(result))
-    if run.failed:
-        raise typer.Exit(run.failed[0].exit_code)
+    if run.exit_code:
+        raise typer.Exit(run.exit_code)
 
 
 def _summary(result: MergeResult) -> str:

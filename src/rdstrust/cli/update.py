@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
     AllowForeignOption,
     ChainOption,
+    JavaCacertsOption,
     JavaOption,
     JsonOption,
     NoBackupOption,
@@ -28,6 +28,8 @@ from rdstrust.cli._common import (
     exit_on_error,
     java_for,
     parse_generations,
+    passwords_from,
+    store_specs,
 )
 from rdstrust.cli.fetch import (
     CaBundleOption,
@@ -50,17 +52,31 @@ from rdstrust.fetch import (
     Partition,
     check_region,
 )
-from rdstrust.merge import store_needs_password
-from rdstrust.passwords import ENV_VAR, PasswordSource
+from rdstrust.options import DEFAULT_WARN_DAYS, MergeOptions, VerifyOptions
 from rdstrust.pathcheck import read_chain
-from rdstrust.update import StoreUpdate, UpdateResult, UpdateStatus, update_stores
-from rdstrust.verify import DEFAULT_WARN_DAYS
+from rdstrust.runner import StoreFailure
+from rdstrust.update import (
+    READY,
+    StoreUpdate,
+    UpdateOptions,
+    UpdateResult,
+    update_stores,
+)
 
 _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
 
 
 def update(
-    stores: StoresOption,
+    stores: StoresOption = None,
+    java_cacerts: JavaCacertsOption = False,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="Create a store that does not exist yet (default: a missing store is an "
+            "error, so a mistyped path is not silently created).",
+        ),
+    ] = False,
     check: Annotated[
         bool,
         typer.Option(
@@ -129,11 +145,28 @@ def update(
                 "must be valid for."
             )
         region_code = check_region(region, partition)
-        passwords = PasswordSource(literal=storepass, env_var=storepass_env, file=storepass_file)
-        passwords.resolve()  # report a bad password option before any download
-        java_path = java_for(jvm, java)
+        specs = store_specs(stores, java_cacerts=java_cacerts, java=java)
+        passwords = passwords_from(storepass, storepass_env, storepass_file)
+        passwords.check(specs)
         chain = read_chain(chain_file) if chain_file is not None else None
-        generations = parse_generations(require)
+        options = UpdateOptions(
+            merge=MergeOptions(
+                store_type=store_type,
+                prune_expired=prune_expired,
+                pkcs12_profile=pkcs12_profile,
+                backup=not no_backup,
+                create_missing=create,
+            ),
+            verify=VerifyOptions(
+                generations=parse_generations(require),
+                region=region_code,
+                chain=chain,
+                hostname=server_name,
+                warn_days=warn_days,
+                java=java_for(jvm, java),
+            ),
+            check=check,
+        )
         fetched = fetch_from_options(
             region=region,
             partition=partition,
@@ -148,49 +181,27 @@ def update(
             ca_bundle=ca_bundle,
             allow_foreign=allow_foreign,
         )
-        err(f"Bundle: {fetched.certificates} certificates from {fetched.source}.")
+
+        def report(failure: StoreFailure) -> None:
+            err(f"rdstrust: error: {_failure(failure)}")
+
         result = update_stores(
-            fetched.bundle,
-            stores,
-            password_for=lambda p: passwords.resolve_or_prompt(
-                f"Password for {p}: ", needed=store_needs_password(p, for_writing=not check)
-            ),
-            check=check,
-            generations=generations,
-            region=None if region_code == "global" else region_code,
-            store_type=store_type.value if store_type else None,
-            prune_expired=prune_expired,
-            pkcs12_profile=pkcs12_profile.value if pkcs12_profile else None,
-            backup=not no_backup,
-            chain=chain,
-            hostname=server_name,
-            java=java_path,
-            warn_days=warn_days,
-            password_env=storepass_env or _default_env(passwords),
+            fetched.bundle, specs, options, passwords=passwords, on_failure=report
         )
     emit(result, json=json, human=render_update(result))
-    for item in result.stores:
-        if item.status is UpdateStatus.FAILED:
-            err(f"rdstrust: error: {_failure(item)}")
-    ready = sum(1 for s in result.stores if s.status in _READY)
+    ready = sum(1 for s in result.stores if s.status in READY)
     err(f"{ready} of {len(result.stores)} store(s) trust the required RDS CAs.")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
 
-_READY = (UpdateStatus.UPDATED, UpdateStatus.UP_TO_DATE)
-
-
-def _failure(item: StoreUpdate) -> str:
+def _failure(failure: StoreFailure) -> str:
     # Most store errors already name the store; prefix it only where the message does not.
-    message = item.error or "failed"
-    return message if item.store in message else f"{item.store}: {message}"
+    message = failure.message
+    return message if failure.store in message else f"{failure.store}: {message}"
 
 
-def _default_env(passwords: PasswordSource) -> str | None:
-    # With no password option, the password came from RDSTRUST_STOREPASS (if set): name it in
-    # the printed settings instead of a placeholder.
-    return ENV_VAR if passwords == PasswordSource() and ENV_VAR in os.environ else None
+
 
 
 def render_update(result: UpdateResult) -> str:
@@ -226,7 +237,7 @@ def _render_store(item: StoreUpdate) -> list[str]:
         lines.extend(f"    - {reason}" for reason in report.reasons)
         lines.extend(f"    ! {warning}" for warning in report.warnings)
     settings = item.settings
-    if settings is not None and item.status in _READY:
+    if settings is not None and item.status in READY:
         if settings.java_options:
             lines.append("  Java:   " + " ".join(settings.java_options))
         for libpq in settings.libpq:

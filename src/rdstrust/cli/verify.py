@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
+from rdstrust.bundle import Bundle
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
     ChainOption,
     ConnectTimeoutOption,
+    JavaCacertsOption,
     JavaOption,
     JsonOption,
     RequireOption,
@@ -18,43 +20,31 @@ from rdstrust.cli._common import (
     StorePassEnvOption,
     StorePassFileOption,
     StorePassOption,
+    StoresOption,
     WarnDaysOption,
     emit,
     err,
     exit_on_error,
     java_for,
     parse_generations,
+    passwords_from,
     port_number,
+    store_specs,
 )
-from rdstrust.errors import ExitCode, UsageError
+from rdstrust.errors import FetchError, UsageError
 from rdstrust.fetch import check_region_code
-from rdstrust.passwords import PasswordSource
+from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
 from rdstrust.pathcheck import Chain, read_chain
-from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, probe
-from rdstrust.verify import (
-    DEFAULT_WARN_DAYS,
-    VerifyReport,
-    VerifyResult,
-    parse_time,
-    reference_bundle,
-    verify_stores,
-)
+from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, parse_target, probe
+from rdstrust.runner import StoreFailure
+from rdstrust.verify import VerifyReport, VerifyResult, parse_time, reference_bundle, verify_stores
 
 _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
 
 
 def verify(
-    stores: Annotated[
-        list[Path],
-        typer.Option(
-            "--store",
-            "-s",
-            metavar="STORE",
-            help="Trust store to check (JKS, PKCS12 or PEM, detected from its bytes); repeat "
-            "for several.",
-            show_default=False,
-        ),
-    ],
+    stores: StoresOption = None,
+    java_cacerts: JavaCacertsOption = False,
     bundle: Annotated[
         Path | None,
         typer.Option(
@@ -82,7 +72,7 @@ def verify(
         typer.Option(
             "--host",
             metavar="HOST",
-            help="Validate the chain this PostgreSQL server sends.",
+            help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
             show_default=False,
         ),
     ] = None,
@@ -146,51 +136,81 @@ def verify(
     missing (--jvm).
     """
     with exit_on_error():
-        if chain_file is not None and host is not None:
-            raise UsageError("Give either --chain or --host, not both.")
-        if server_name is not None and chain_file is None and host is None:
-            raise UsageError(
-                "--server-name needs --chain or --host: it is the name the server certificate "
-                "must be valid for."
-            )
-        if host is None and (port is not None or starttls is not None or timeout is not None):
-            raise UsageError("--port, --starttls and --timeout go with --host; add --host HOST.")
+        _check_combination(chain_file, host, server_name, port, starttls, timeout)
         when = parse_time(at) if at is not None else None
         region_code = check_region_code(region) if region is not None else "global"
         generations = parse_generations(require)
-        password = PasswordSource(
-            literal=storepass, env_var=storepass_env, file=storepass_file
-        ).resolve()
+        specs = store_specs(stores, java_cacerts=java_cacerts, java=java)
+        passwords = passwords_from(storepass, storepass_env, storepass_file)
+        passwords.check(specs)
         java_path = java_for(jvm, java)
-        reference = reference_bundle(bundle)
+        reference = _reference(bundle)
         chain: Chain | None = None
+        target = None
         if chain_file is not None:
             chain = read_chain(chain_file)
         elif host is not None:
+            target = parse_target(host, DEFAULT_PORT if port is None else port)
             chain = probe(
-                host,
-                DEFAULT_PORT if port is None else port,
+                *target,
                 starttls=starttls or StartTLS.POSTGRES,
                 timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             ).chain
-        hostname = None if no_hostname else (server_name or host)
-        result = verify_stores(
-            stores,
-            reference,
+        options = VerifyOptions(
             generations=generations,
-            region=None if region_code == "global" else region_code,
-            password=password,
+            region=region_code,
             chain=chain,
-            hostname=hostname,
+            hostname=None if no_hostname else (server_name or (target[0] if target else None)),
             at=when,
             warn_days=warn_days,
             java=java_path,
         )
+
+        def report(failure: StoreFailure) -> None:
+            err(f"rdstrust: error: {failure.message}")
+
+        result = verify_stores(specs, reference, options, passwords=passwords, on_failure=report)
     emit(result, json=json, human=render_verify(result))
     passed = sum(1 for r in result.stores if r.passed)
-    err(f"{passed} of {len(result.stores)} store(s) pass.")
-    if not result.passed:
-        raise typer.Exit(int(ExitCode.NOT_TRUSTED))
+    err(f"{passed} of {len(result.stores) + len(result.failed)} store(s) pass.")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _check_combination(
+    chain_file: Path | None,
+    host: str | None,
+    server_name: str | None,
+    port: int | None,
+    starttls: StartTLS | None,
+    timeout: float | None,
+) -> None:
+    if chain_file is not None and host is not None:
+        raise UsageError("Give either --chain or --host, not both.")
+    if server_name is not None and chain_file is None and host is None:
+        raise UsageError(
+            "--server-name needs --chain or --host: it is the name the server certificate "
+            "must be valid for."
+        )
+    if host is None and (port is not None or starttls is not None or timeout is not None):
+        raise UsageError("--port, --starttls and --timeout go with --host; add --host HOST.")
+
+
+def _reference(bundle: Path | None) -> Bundle:
+    """``--bundle``, else the cached bundle, else the official one downloaded now (said so)."""
+    found = reference_bundle(bundle)
+    if found is not None:
+        return found
+    from rdstrust.fetch import fetch_bundle
+
+    err("No --bundle and no cached bundle: downloading the official global bundle.")
+    try:
+        return fetch_bundle().bundle
+    except FetchError as exc:
+        raise FetchError(
+            f"{exc.message.rstrip('.')}; to verify offline, give the bundle with --bundle FILE.",
+            url=exc.url,
+        ) from None
 
 
 def _mark(ok: bool | None) -> str:
@@ -212,6 +232,8 @@ def render_verify(result: VerifyResult) -> str:
     for report in result.stores:
         lines.append("")
         lines.extend(_render_store(report))
+    for failure in result.failed:
+        lines += ["", f"ERROR {failure.store}: not checked", f"  error: {failure.message}"]
     return "\n".join(lines)
 
 
