@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from rdstrust.known_cas import accepting_unknown_rds
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 #: The real RDS bundles (and broken files) shared by the workplace; absent in a user's clone.
 SHARED_BUNDLES = ROOT.parent / "shared" / "rds-bundles"
 IN_CI = bool(os.environ.get("CI"))
+#: The CLI's opt-in for Amazon-RDS-named CAs that AWS never published (see :func:`_fake_rds_pki`).
+ACCEPT_UNKNOWN_RDS_ENV = "RDSTRUST_ACCEPT_UNKNOWN_RDS"
 
 #: Distinct certificates in each real bundle of ``../shared/rds-bundles`` (from its README).
 REAL_BUNDLE_COUNTS = {
@@ -67,3 +72,32 @@ def shared_bundle(name: str) -> Path:
 def fixtures_dir() -> Path:
     """The generated fake RDS PKI (see fixtures/README.md)."""
     return FIXTURES
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fake_rds_pki() -> Iterator[None]:
+    """Let the suite use its own fake RDS PKI (fixtures/), which no real rdstrust run accepts.
+
+    Its CAs are named "Amazon RDS ..." but are not published RDS CAs, so rdstrust refuses them
+    by default. The suite opts in once, the way a user would: the environment variable for the
+    command line (in-process runs and subprocesses) and the library's scope for direct calls.
+    Tests of the safe default use :func:`safe_default`.
+    """
+    previous = os.environ.get(ACCEPT_UNKNOWN_RDS_ENV)
+    os.environ[ACCEPT_UNKNOWN_RDS_ENV] = "1"
+    try:
+        with accepting_unknown_rds():
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(ACCEPT_UNKNOWN_RDS_ENV, None)
+        else:
+            os.environ[ACCEPT_UNKNOWN_RDS_ENV] = previous
+
+
+@pytest.fixture
+def safe_default(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Undo the suite's opt-in for one test: rdstrust as a user gets it out of the box."""
+    monkeypatch.delenv(ACCEPT_UNKNOWN_RDS_ENV, raising=False)
+    with accepting_unknown_rds(False):
+        yield

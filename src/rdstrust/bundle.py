@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, describe, sha256_hex
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
+from rdstrust.known_cas import UnknownRdsCaError, unknown_rds_accepted
 
 #: Refuse inputs larger than this: the global bundle is about 170 KB.
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
@@ -80,8 +81,15 @@ class Bundle:
         return b"".join(c.pem() for c in self.certificates)
 
 
-def read_bundle(path: str | Path, *, allow_foreign: bool = False) -> Bundle:
-    """Read and validate the bundle at ``path``; see :func:`parse_bundle`."""
+def read_bundle(
+    path: str | Path, *, allow_foreign: bool = False, accept_unknown_rds: bool | None = None
+) -> Bundle:
+    """Read and validate the bundle at ``path``; see :func:`parse_bundle`.
+
+    A file is never the official download, so an Amazon-RDS-named CA that is not a published one
+    is refused unless ``accept_unknown_rds`` (or an enclosing
+    :func:`rdstrust.known_cas.accepting_unknown_rds`) says otherwise.
+    """
     p = Path(path)
     data = read_input(
         p,
@@ -90,15 +98,31 @@ def read_bundle(path: str | Path, *, allow_foreign: bool = False) -> Bundle:
         error=BundleError,
         missing_hint="download it with 'rdstrust fetch' or give its path",
     )
-    return parse_bundle(data, source=str(p), allow_foreign=allow_foreign)
+    return parse_bundle(
+        data, source=str(p), allow_foreign=allow_foreign, accept_unknown_rds=accept_unknown_rds
+    )
 
 
-def parse_bundle(data: bytes, *, source: str = "<bytes>", allow_foreign: bool = False) -> Bundle:
+def parse_bundle(
+    data: bytes,
+    *,
+    source: str = "<bytes>",
+    allow_foreign: bool = False,
+    accept_unknown_rds: bool | None = None,
+    from_official_url: bool = False,
+) -> Bundle:
     """Parse and validate bundle bytes.
 
     Raises :class:`BundleError` when the bytes are not a bundle, when a certificate is malformed,
     when no certificate is a CA, or (unless ``allow_foreign``) when any certificate is not an
     Amazon RDS CA certificate.
+
+    A CA named as an Amazon RDS CA whose SHA-256 is not one AWS has published
+    (:mod:`rdstrust.known_cas`) raises :class:`rdstrust.known_cas.UnknownRdsCaError`, unless
+    ``from_official_url`` (the bytes just came from AWS's official URL over verified HTTPS: a new
+    region's CA appears there before rdstrust's list knows it) or ``accept_unknown_rds``
+    (``None``: the enclosing :func:`rdstrust.known_cas.accepting_unknown_rds`, else refuse).
+    ``allow_foreign`` does not cover them: a CA that claims to be an RDS CA is not foreign.
     """
     fmt, certs = parse_certificates(data, source=source)
     infos: list[CertInfo] = []
@@ -138,6 +162,14 @@ def parse_bundle(data: bytes, *, source: str = "<bytes>", allow_foreign: bool = 
                 source=source,
             )
         notes.append(f"taken on purpose (--allow-foreign): {count} ({names}{more})")
+    notes.extend(
+        _check_unknown_rds(
+            infos,
+            source,
+            accept=unknown_rds_accepted(accept_unknown_rds),
+            official=from_official_url,
+        )
+    )
     return Bundle(
         source=source,
         format=fmt,
@@ -175,6 +207,47 @@ def assign_aliases(infos: Sequence[CertInfo], taken: Iterable[str] = ()) -> list
 def _describe_foreign(info: CertInfo) -> str:
     what = "not a CA" if not info.is_ca else "not issued to Amazon RDS"
     return f"{info.common_name or info.subject}: {what}"
+
+
+def _check_unknown_rds(
+    infos: Sequence[CertInfo], source: str, *, accept: bool, official: bool
+) -> list[str]:
+    """Refuse Amazon-RDS-named CAs that AWS never published, or say why they were taken.
+
+    The name is free text: without this check, any self-made CA called "Amazon RDS ..." would be
+    merged into trust stores as an RDS CA from any file or mirror.
+    """
+    unknown = [c for c in infos if c.is_ca and c.unknown_rds]
+    if not unknown:
+        return []
+    # Aliases of RDS-named certificates are slugs ([a-z0-9-]) and fingerprints are hex: both are
+    # safe to print, unlike the subject.
+    first = f"{unknown[0].alias} (SHA-256 {unknown[0].sha256[:16]})"
+    shown = "; ".join(f"{c.alias} {c.sha256[:16]}" for c in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    count = f"{len(unknown)} Amazon-RDS-named CA{'s' if len(unknown) != 1 else ''}"
+    if official:
+        return [
+            f"not yet in rdstrust's list of published RDS CAs, taken because they came from the "
+            f"official URL over verified HTTPS: {count} ({shown}{more})"
+        ]
+    if accept:
+        return [
+            f"taken on purpose (--accept-unknown-rds): {count} that AWS has not published "
+            f"({shown}{more})"
+        ]
+    claim = (
+        "is named as an Amazon RDS CA but is not one"
+        if len(unknown) == 1
+        else f"and {len(unknown) - 1} more are named as Amazon RDS CAs but are not ones"
+    )
+    raise UnknownRdsCaError(
+        f"{source}: certificate {first} {claim} AWS has published; refusing the bundle: such a "
+        "CA is taken only from the official download URL over verified HTTPS, or on purpose "
+        "with --accept-unknown-rds.",
+        source=source,
+        fingerprints=tuple(c.sha256 for c in unknown),
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,6 +5,10 @@
 those. The classification follows the subject names AWS uses, for example
 ``CN=Amazon RDS us-east-1 Root CA RSA2048 G1`` (a G1 root) or ``CN=Amazon RDS eu-west-1 2019 CA``
 (an rds-ca-2019 regional intermediate).
+
+A subject is only what a certificate claims: :attr:`CertInfo.known` says whether its SHA-256 is one
+of the CAs AWS really published (:mod:`rdstrust.known_cas`). An Amazon-RDS-named CA that is not
+(``is_rds`` but not ``known``) is reported as unknown and kept out of bundles by default.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+
+from rdstrust.known_cas import is_known_rds_ca
 
 
 class Generation(str, Enum):
@@ -101,12 +107,25 @@ class CertInfo:
     not_before: datetime
     not_after: datetime
     alias: str
+    #: Whether the SHA-256 is one of the Amazon RDS CAs AWS has published (rdstrust's list, see
+    #: :mod:`rdstrust.known_cas`). ``generation`` and ``region`` come from the subject, which
+    #: anyone can write; this comes from the bytes.
+    known: bool
     certificate: x509.Certificate = field(repr=False, compare=False, hash=False)
 
     @property
     def is_rds(self) -> bool:
-        """True for an Amazon RDS CA certificate (any generation)."""
+        """True for a certificate *named* as an Amazon RDS CA (any generation).
+
+        The name is a claim; :attr:`known` says whether it is a published RDS CA, and
+        :attr:`unknown_rds` flags one that claims to be and is not.
+        """
         return self.generation is not Generation.UNKNOWN
+
+    @property
+    def unknown_rds(self) -> bool:
+        """True for an Amazon-RDS-named certificate whose SHA-256 is not a published RDS CA."""
+        return self.is_rds and not self.known
 
     def expired(self, at: datetime | None = None) -> bool:
         """Whether the certificate is past its notAfter at ``at`` (default: now)."""
@@ -236,9 +255,10 @@ def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
         generation, region = classify(cert.subject)
         cn = _attr(cert.subject, NameOID.COMMON_NAME)
         is_root = cert.subject == cert.issuer
+        fingerprint = sha256_hex(raw)
         return CertInfo(
             der=raw,
-            sha256=sha256_hex(raw),
+            sha256=fingerprint,
             subject=cert.subject.rfc4514_string(),
             issuer=cert.issuer.rfc4514_string(),
             common_name=cn,
@@ -250,5 +270,6 @@ def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
             alias=base_alias(generation, region, is_root, cn),
+            known=is_known_rds_ca(fingerprint),
             certificate=cert,
         )

@@ -267,7 +267,12 @@ def fetch_bundle(
     from_cache = download.status == 304
     data = cached.data if from_cache and cached is not None else download.data
     shown = redact_url(target)
-    bundle = parse_bundle(data, source=shown, allow_foreign=allow_foreign)
+    # Only bytes fresh from the official URL (verified HTTPS) may bring a CA rdstrust's list does
+    # not know yet; a mirror (--url) or the disk cache (a 304) is no proof of where they came from.
+    official = url is None and not from_cache
+    bundle = parse_bundle(
+        data, source=shown, allow_foreign=allow_foreign, from_official_url=official
+    )
     _check_digest(bundle.sha256, expected, shown)
     notes: list[str] = []
     cache_file: str | None = None

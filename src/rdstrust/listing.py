@@ -28,6 +28,9 @@ class ListedEntry:
     #: RDS generation (``rds-ca-rsa2048-g1`` ...), ``None`` for certificates that are not RDS CAs.
     generation: Generation | None
     region: str | None
+    #: For an RDS-named entry: whether its SHA-256 is one AWS has published (``False``: the name
+    #: says Amazon RDS, the bytes are no RDS CA rdstrust knows); ``None`` for other entries.
+    known: bool | None
     not_after: datetime | None
     #: ``valid``, ``expiring`` (within the window), ``expired``, ``undecodable`` or
     #: ``no-certificate``.
@@ -95,6 +98,7 @@ def list_store(
                 subject=info.subject if info else None,
                 generation=info.generation if info and rds else None,
                 region=info.region if info and rds else None,
+                known=info.known if info and rds else None,
                 not_after=info.not_after if info else None,
                 status=_status(entry, at, soon_days),
                 sha256=entry.sha256,
@@ -111,6 +115,14 @@ def list_store(
         notes.append(
             f"{len(untrusted)} certificate(s) lack Java's trusted-certificate attribute; Java "
             "ignores them as trust anchors"
+        )
+    unknown = [e.sha256[:16] for e in listed if e.known is False and e.sha256]
+    if unknown:
+        # Fingerprints, not aliases: a store's aliases are not ours to print raw.
+        notes.append(
+            f"{len(unknown)} entr{'y is' if len(unknown) == 1 else 'ies are'} named as Amazon "
+            f"RDS CAs but not ones AWS has published (unknown, SHA-256 "
+            f"{', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''})"
         )
     trusted = [e for e in listed if e.kind is EntryKind.TRUSTED_CERT]
     return StoreListing(
