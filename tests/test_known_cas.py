@@ -228,7 +228,7 @@ def test_the_opt_in_reaches_a_separate_process_only_through_its_variable(tmp_pat
     assert refused.returncode == ExitCode.BAD_BUNDLE, refused.stderr
     assert not (tmp_path / "a.pem").exists()
     taken = subprocess.run(
-        [*command, "--store", str(tmp_path / "a.pem"), "--accept-unknown-rds"],
+        [*command, "--store", str(tmp_path / "a.pem"), "--accept-unknown-rds", "--create"],
         env=env,
         capture_output=True,
         text=True,

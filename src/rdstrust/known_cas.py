@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
-from rdstrust.errors import BundleError, RdsTrustError
+from rdstrust.errors import BundleError, ExitCode, RdsTrustError
 
 #: Where the list lives inside the package.
 DATA_FILE = "data/known-rds-cas.txt"
@@ -51,6 +51,9 @@ _ACCEPT_UNKNOWN_RDS: ContextVar[bool] = ContextVar("rdstrust_accept_unknown_rds"
 
 class KnownCasError(RdsTrustError):
     """The list of published RDS CAs shipped with rdstrust is missing or damaged."""
+
+    #: A broken installation, like a missing tool: nothing about the user's input is wrong.
+    exit_code = ExitCode.TOOL_MISSING
 
 
 def parse_known_list(text: str, *, source: str = DATA_FILE) -> dict[str, str]:

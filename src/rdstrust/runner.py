@@ -48,7 +48,9 @@ class Passwords:
     @classmethod
     def of(cls, password: str | None) -> Passwords:
         """Every store takes ``password`` (``None``: no password), as a library caller says."""
-        return cls(PasswordSource(literal=password) if password is not None else PasswordSource(none=True))
+        return cls(
+            PasswordSource(literal=password) if password is not None else PasswordSource(none=True)
+        )
 
     def source(self, spec: StoreSpec) -> PasswordSource:
         """The source that applies to ``spec``."""

@@ -106,6 +106,18 @@ AllowForeignOption = Annotated[
         help="Accept certificates that are not Amazon RDS CAs (or not CAs) in the bundle.",
     ),
 ]
+AcceptUnknownRdsOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-unknown-rds",
+        envvar="RDSTRUST_ACCEPT_UNKNOWN_RDS",
+        help=(
+            "Accept CAs named 'Amazon RDS ...' that are not RDS CAs AWS has published (a test "
+            "PKI, a CA newer than this rdstrust) from --source, --url, --bundle or the cache. "
+            "Bytes fresh from the official URL need no option."
+        ),
+    ),
+]
 BundleArgument = Annotated[
     Path,
     typer.Argument(

@@ -16,6 +16,7 @@ import typer
 
 from rdstrust.cli._common import (
     MAX_TIMEOUT,
+    AcceptUnknownRdsOption,
     AllowForeignOption,
     JsonOption,
     choice,
@@ -37,6 +38,7 @@ from rdstrust.fetch import (
     output_name,
     save_bundle,
 )
+from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.output import dumps
 
 RegionOption = Annotated[
@@ -194,6 +196,7 @@ def fetch(
     retries: RetriesOption = DEFAULT_RETRIES,
     ca_bundle: CaBundleOption = None,
     allow_foreign: AllowForeignOption = False,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """Download the Amazon RDS CA bundle over verified HTTPS, validate it, write it atomically.
@@ -201,7 +204,7 @@ def fetch(
     Unchanged bundles are served from the cache after a 304 answer. Nothing is written unless
     the bytes are a valid RDS CA bundle (and match --expect-sha256 when given).
     """
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         to_stdout = output is not None and str(output) == "-"
         if to_stdout and json:
             raise UsageError("-o - writes the bundle to stdout, so it cannot go with --json.")

@@ -9,6 +9,7 @@ import typer
 
 from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
+    AcceptUnknownRdsOption,
     AllowForeignOption,
     JavaCacertsOption,
     JavaOption,
@@ -27,6 +28,7 @@ from rdstrust.cli._common import (
     passwords_from,
     store_specs,
 )
+from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.merge import MergeResult, MergeRun, merge_stores
 from rdstrust.options import MergeOptions
 from rdstrust.runner import StoreFailure
@@ -53,13 +55,14 @@ def merge(
         bool, typer.Option("--dry-run", help="Print the plan per store; write nothing.")
     ] = False,
     allow_foreign: AllowForeignOption = False,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """Add the bundle's CA certificates to trust stores, keeping every existing entry.
 
     A missing store is created (its type from --store-type or its extension).
     """
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         specs = store_specs(stores, java_cacerts=java_cacerts, java=java)
         passwords = passwords_from(storepass, storepass_env, storepass_file)
         passwords.check(specs)

@@ -9,6 +9,7 @@ import typer
 
 from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
+    AcceptUnknownRdsOption,
     AllowForeignOption,
     BundleArgument,
     JsonOption,
@@ -16,6 +17,7 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
+from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.split import SplitResult, split_bundle
 
 
@@ -25,10 +27,11 @@ def split(
         Path, typer.Option("--out-dir", "-d", help="Directory to write the files into.")
     ] = Path("rds-certs"),
     allow_foreign: AllowForeignOption = False,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """Split a bundle into one PEM file per certificate (named by alias) plus manifest.json."""
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         result = split_bundle(read_bundle(bundle, allow_foreign=allow_foreign), out_dir)
     emit(result, json=json, human=render_split(result))
     err(

@@ -8,6 +8,7 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
+    AcceptUnknownRdsOption,
     AllowForeignOption,
     ChainOption,
     JavaCacertsOption,
@@ -52,6 +53,7 @@ from rdstrust.fetch import (
     Partition,
     check_region,
 )
+from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, MergeOptions, VerifyOptions
 from rdstrust.pathcheck import read_chain
 from rdstrust.runner import StoreFailure
@@ -128,6 +130,7 @@ def update(
     ] = False,
     java: JavaOption = None,
     warn_days: WarnDaysOption = DEFAULT_WARN_DAYS,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """Fetch the RDS CA bundle, merge it into every store and verify each store, in one step.
@@ -136,7 +139,7 @@ def update(
     trusts the required CAs, 1 a store does not (or, with --check, would need an update), 2
     usage, 3 bad bundle, 4 fetch failed, 5 a store could not be read or written, 7 java missing.
     """
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         if jvm and chain_file is None:
             raise UsageError("--jvm needs --chain: the JVM is asked whether it trusts a chain.")
         if server_name is not None and chain_file is None:

@@ -10,6 +10,7 @@ import typer
 from rdstrust.bundle import Bundle
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
+    AcceptUnknownRdsOption,
     ChainOption,
     ConnectTimeoutOption,
     JavaCacertsOption,
@@ -33,6 +34,7 @@ from rdstrust.cli._common import (
 )
 from rdstrust.errors import FetchError, UsageError
 from rdstrust.fetch import check_region_code
+from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
 from rdstrust.pathcheck import Chain, read_chain
 from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, parse_target, probe
@@ -127,6 +129,7 @@ def verify(
     storepass: StorePassOption = None,
     storepass_env: StorePassEnvOption = None,
     storepass_file: StorePassFileOption = None,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """Check that trust stores hold the required RDS CAs and trust a server's chain.
@@ -135,7 +138,7 @@ def verify(
     option value, 3 bad bundle or chain file, 5 unreadable store, 6 --host unreachable, 7 java
     missing (--jvm).
     """
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         _check_combination(chain_file, host, server_name, port, starttls, timeout)
         when = parse_time(at) if at is not None else None
         region_code = check_region_code(region) if region is not None else "global"
