@@ -229,9 +229,11 @@ def _profile(
     asked = options.pkcs12_profile
     password_less = found.loaded.password_less if found.loaded is not None else password is None
     if password_less:
-        return None, False, [
-            "password-less PKCS12: kept without encryption or MAC, as Java 18+ writes it"
-        ]
+        return (
+            None,
+            False,
+            ["password-less PKCS12: kept without encryption or MAC, as Java 18+ writes it"],
+        )
     profile = asked or current or Pkcs12Profile.MODERN
     reencrypt = asked is not None and current is not None and asked is not current
     notes = []

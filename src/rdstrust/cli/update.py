@@ -204,9 +204,6 @@ def _failure(failure: StoreFailure) -> str:
     return message if failure.store in message else f"{failure.store}: {message}"
 
 
-
-
-
 def render_update(result: UpdateResult) -> str:
     """One block per store: what changed, the verdict, and the client settings that use it."""
     mode = " (check: nothing written)" if result.check else ""
