@@ -7,6 +7,8 @@ certificate; nothing touches the real network. Retry backoff is 0 so retries cos
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +22,16 @@ from rdstrust.fetch import (
     BundleFormat,
     FetchResult,
     Partition,
+    SourceOptions,
     bundle_url,
-    check_ca_bundle,
     check_region,
     check_region_code,
-    check_url,
     fetch_bundle,
     normalize_sha256,
     output_name,
     save_bundle,
 )
+from rdstrust.transport import ProgressCallback, check_ca_bundle, check_url
 
 G1_PEM = FIXTURES / "bundles" / "g1.pem"
 PATH = "/global/global-bundle.pem"
@@ -65,10 +67,15 @@ def real_bundle() -> bytes:
     return shared_bundle("global-2026-03.pem").read_bytes()
 
 
-def fetch(server: HTTPSServer, path: str = PATH, **kwargs: object) -> FetchResult:
+def fetch(
+    server: HTTPSServer,
+    path: str = PATH,
+    progress: ProgressCallback | None = None,
+    **kwargs: object,
+) -> FetchResult:
     options: dict[str, object] = {"ca_bundle": server.ca_file, "backoff": 0, "retries": 2}
     options.update(kwargs)
-    return fetch_bundle(server.url(path), **options)  # type: ignore[arg-type]
+    return fetch_bundle(SourceOptions(url=server.url(path), **options), progress=progress)  # type: ignore[arg-type]
 
 
 def conditional(body: bytes, etag: str, last_modified: str) -> object:
@@ -227,7 +234,7 @@ def test_malformed_urls_are_usage_errors(url: str, words: str) -> None:
     assert words in info.value.message
     assert "s3cret" not in info.value.message
     with pytest.raises(UsageError):
-        fetch_bundle(url)
+        fetch_bundle(SourceOptions(url=url))
 
 
 def test_good_urls_pass() -> None:
@@ -282,7 +289,7 @@ def test_http_url_is_refused_before_any_request() -> None:
     with HTTPSServer(chain=None) as plain:
         plain.route(PATH, Reply(body=G1_PEM.read_bytes()))
         with pytest.raises(UsageError, match="only fetched over HTTPS"):
-            fetch_bundle(plain.url(PATH))
+            fetch_bundle(SourceOptions(url=plain.url(PATH)))
         assert plain.requests == []
 
 
@@ -449,6 +456,24 @@ def test_slow_server_times_out_and_is_retried(server: HTTPSServer) -> None:
     assert len(server.seen(PATH)) == 2
 
 
+def test_a_trickling_server_is_cut_off_at_the_overall_deadline(server: HTTPSServer) -> None:
+    """A server that sends a byte every 0.1 s never trips the per-read timeout; --max-time
+    bounds the whole download (before this bound, such a fetch could run for hours)."""
+
+    def trickle() -> Iterator[bytes]:
+        for byte in G1_PEM.read_bytes():
+            time.sleep(0.1)
+            yield bytes([byte])
+
+    server.route(PATH, Reply(body=trickle()))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"did not finish within 1\.5 s \(--max-time\)"):
+        fetch(server, timeout=5, max_time=1.5, retries=3)
+    # The deadline holds within a read too: well under one more --timeout (5 s) past it.
+    assert time.monotonic() - started < 4
+    assert len(server.seen(PATH)) == 1  # a deadline is not retried
+
+
 def test_https_redirect_is_followed(server: HTTPSServer) -> None:
     server.route(PATH, Reply(302, b"", {"Location": "/mirror/bundle.pem"}))
     server.route("/mirror/bundle.pem", Reply(body=G1_PEM.read_bytes()))
@@ -535,13 +560,13 @@ def test_connection_refused_is_retried_then_reported() -> None:
     with HTTPSServer() as gone:
         url = gone.url(PATH)
     with pytest.raises(FetchError, match=r"Could not connect to 127\.0\.0\.1:\d+ \(connection"):
-        fetch_bundle(url, backoff=0, retries=1)
+        fetch_bundle(SourceOptions(url=url, backoff=0, retries=1))
 
 
 def test_url_credentials_never_show(server: HTTPSServer) -> None:
     server.route(PATH, Reply(body=G1_PEM.read_bytes()))
     url = server.url(PATH).replace("https://", "https://user:s3cret@")
-    result = fetch_bundle(url, ca_bundle=server.ca_file)
+    result = fetch_bundle(SourceOptions(url=url, ca_bundle=server.ca_file))
     assert "s3cret" not in repr(result)
     assert result.url is not None and "***@127.0.0.1" in result.url
     assert server.requests[0].headers["authorization"].startswith("Basic ")
@@ -552,32 +577,34 @@ def test_url_credentials_never_show(server: HTTPSServer) -> None:
 
 
 def test_source_file_is_validated(tmp_path: Path) -> None:
-    result = fetch_bundle(source=G1_PEM)
+    result = fetch_bundle(SourceOptions(file=G1_PEM))
     assert (result.url, result.source, result.certificates) == (None, str(G1_PEM), 9)
     out = save_bundle(result, tmp_path / "global-bundle.pem")
     assert out.written and out.output == str(tmp_path / "global-bundle.pem")
     assert (tmp_path / "global-bundle.pem").read_bytes() == G1_PEM.read_bytes()
     again = save_bundle(result, tmp_path / "global-bundle.pem")
     assert not again.written
-    assert last_cached_bundle() is None  # files are not cached
+    # A validated file is cached too, so a later verify without --bundle works offline.
+    cached = last_cached_bundle()
+    assert cached is not None and cached.read_bytes() == G1_PEM.read_bytes()
 
 
 def test_source_real_bundle_and_pin() -> None:
     path = shared_bundle("us-east-1-2024-10.pem")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert fetch_bundle(source=path, expect_sha256=digest).certificates == 3
+    assert fetch_bundle(SourceOptions(file=path, expect_sha256=digest)).certificates == 3
     with pytest.raises(FetchError, match="not the expected"):
-        fetch_bundle(source=path, expect_sha256="2" * 64)
+        fetch_bundle(SourceOptions(file=path, expect_sha256="2" * 64))
 
 
 def test_source_that_is_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="does not exist"):
-        fetch_bundle(source=tmp_path / "x.pem")
+        fetch_bundle(SourceOptions(file=tmp_path / "x.pem"))
     (tmp_path / "x.pem").write_text("hello")
     with pytest.raises(BundleError, match="no PEM certificate blocks"):
-        fetch_bundle(source=tmp_path / "x.pem")
+        fetch_bundle(SourceOptions(file=tmp_path / "x.pem"))
 
 
 def test_url_and_source_together_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="either --url or --source"):
-        fetch_bundle("https://example.invalid/x.pem", source=G1_PEM)
+        fetch_bundle(SourceOptions(url="https://example.invalid/x.pem", file=G1_PEM))

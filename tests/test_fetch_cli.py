@@ -20,7 +20,7 @@ from tls_server import HTTPSServer, Reply, SeenRequest, endless
 from typer.testing import CliRunner
 
 from rdstrust.cli import app
-from rdstrust.cli.fetch import TerminalProgress
+from rdstrust.cli._source import TerminalProgress
 
 runner = CliRunner()
 G1_PEM = FIXTURES / "bundles" / "g1.pem"
@@ -175,7 +175,9 @@ def test_source_file_is_validated_and_copied(tmp_path: Path, source: str, name: 
     assert code == 0, stderr
     assert stderr.startswith("Validated 9 certificates (rds-ca-rsa2048-g1: 3, ")
     assert (tmp_path / name).read_bytes() == path.read_bytes()
-    assert not (tmp_path / "cache").exists()
+    # The validated file is cached (for verify's default reference), byte for byte.
+    cached = list((tmp_path / "cache").rglob("*.bundle"))
+    assert [c.read_bytes() for c in cached] == [path.read_bytes()]
 
 
 def test_source_real_bundle_with_pin(tmp_path: Path) -> None:

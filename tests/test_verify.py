@@ -491,3 +491,17 @@ def test_an_unreadable_store_fails_alone(tmp_path: Path) -> None:
     assert [s["store"] for s in data["stores"]] == [str(good)]
     assert data["stores"][0]["passed"] is True
     assert [(f["store"], f["exit_code"]) for f in data["failed"]] == [(str(missing), 5)]
+
+
+def test_verify_without_bundle_uses_what_fetch_source_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fetch --source`` caches the validated bundle; ``verify`` then needs no --bundle and no
+    network, and its report names where the reference came from."""
+    monkeypatch.setenv("RDSTRUST_CACHE_DIR", str(tmp_path / "cache"))
+    store = make_store(tmp_path, "pem", certs(G1))
+    fetched = runner.invoke(app, ["fetch", "--source", str(G1), "-o", str(tmp_path / "copy.pem")])
+    assert fetched.exit_code == 0, fetched.output
+    code, out, err = run("-s", str(store))
+    assert code == 0, err
+    assert f"cached from file://{G1.resolve()}" in out

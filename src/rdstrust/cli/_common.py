@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -13,8 +13,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from rdstrust.certs import G1_GENERATIONS, Generation
+from rdstrust.cli._groups import Opt, Values
+from rdstrust.endpoints import MAX_TIMEOUT
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
-from rdstrust.options import Pkcs12Profile
+from rdstrust.options import MergeOptions, Pkcs12Profile
 from rdstrust.output import dumps
 from rdstrust.passwords import PasswordSource, prompt_on_terminal
 from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS
@@ -22,8 +24,6 @@ from rdstrust.runner import Passwords
 from rdstrust.stores import StoreType
 from rdstrust.storespec import StoreSpec, jdk_cacerts, parse_store_spec
 
-#: Longest accepted ``--timeout`` in seconds (a huge one overflows the socket's deadline).
-MAX_TIMEOUT = 3600.0
 #: Widest accepted ``--warn-days`` / ``--expiring-days`` window: a century.
 MAX_DAYS = 36500
 
@@ -365,3 +365,51 @@ WarnDaysOption = Annotated[
         parser=days,
     ),
 ]
+
+
+# --- option groups (see rdstrust.cli._groups) --------------------------------------------------
+
+#: ``--json``: every command.
+JSON = (Opt("json", JsonOption, False),)
+#: The stores a command works on, and the JVM ``--java-cacerts`` (and ``--jvm``) use.
+STORES = (
+    Opt("stores", StoresOption),
+    Opt("java_cacerts", JavaCacertsOption, False),
+    Opt("java", JavaOption),
+)
+#: The run's default password source.
+PASSWORDS = (
+    Opt("storepass", StorePassOption),
+    Opt("storepass_env", StorePassEnvOption),
+    Opt("storepass_file", StorePassFileOption),
+)
+#: How a bundle is merged: ``merge`` and ``update``.
+MERGE = (
+    Opt("store_type", StoreTypeOption),
+    Opt("prune_expired", PruneExpiredOption, False),
+    Opt("pkcs12_profile", Pkcs12ProfileOption),
+    Opt("no_backup", NoBackupOption, False),
+)
+
+
+def stores_of(v: Values) -> tuple[StoreSpec, ...]:
+    """The :data:`STORES` values as store specs (see :func:`store_specs`)."""
+    return store_specs(v["stores"], java_cacerts=v["java_cacerts"], java=v["java"])
+
+
+def passwords_of(v: Values, specs: Sequence[StoreSpec]) -> Passwords:
+    """The :data:`PASSWORDS` values as the run's sources, every source of ``specs`` checked."""
+    passwords = passwords_from(v["storepass"], v["storepass_env"], v["storepass_file"])
+    passwords.check(specs)
+    return passwords
+
+
+def merge_options_of(v: Values, **more: Any) -> MergeOptions:
+    """The :data:`MERGE` values (and ``more`` fields) as the library's merge options."""
+    return MergeOptions(
+        store_type=v["store_type"],
+        prune_expired=v["prune_expired"],
+        pkcs12_profile=v["pkcs12_profile"],
+        backup=not v["no_backup"],
+        **more,
+    )

@@ -9,77 +9,57 @@ import typer
 
 from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
+    JSON,
+    MERGE,
+    PASSWORDS,
+    STORES,
     AcceptUnknownRdsOption,
     AllowForeignOption,
-    JavaCacertsOption,
-    JavaOption,
-    JsonOption,
-    NoBackupOption,
-    Pkcs12ProfileOption,
-    PruneExpiredOption,
-    StorePassEnvOption,
-    StorePassFileOption,
-    StorePassOption,
-    StoresOption,
-    StoreTypeOption,
     emit,
     err,
     exit_on_error,
-    passwords_from,
-    store_specs,
+    merge_options_of,
+    passwords_of,
+    stores_of,
 )
+from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.merge import MergeResult, MergeRun, merge_stores
-from rdstrust.options import MergeOptions
 from rdstrust.runner import StoreFailure
 
+BundleOption = Annotated[
+    Path,
+    typer.Option("--bundle", "-b", help="The RDS CA bundle (PEM or PKCS7).", show_default=False),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print the plan per store; write nothing.")
+]
+#: What ``merge`` adds to the shared groups.
+MERGE_ONLY = (
+    Opt("bundle", BundleOption, ...),
+    Opt("dry_run", DryRunOption, False),
+    Opt("allow_foreign", AllowForeignOption, False),
+    Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+)
 
-def merge(
-    bundle: Annotated[
-        Path,
-        typer.Option(
-            "--bundle", "-b", help="The RDS CA bundle (PEM or PKCS7).", show_default=False
-        ),
-    ],
-    stores: StoresOption = None,
-    java_cacerts: JavaCacertsOption = False,
-    java: JavaOption = None,
-    store_type: StoreTypeOption = None,
-    storepass: StorePassOption = None,
-    storepass_env: StorePassEnvOption = None,
-    storepass_file: StorePassFileOption = None,
-    prune_expired: PruneExpiredOption = False,
-    pkcs12_profile: Pkcs12ProfileOption = None,
-    no_backup: NoBackupOption = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan per store; write nothing.")
-    ] = False,
-    allow_foreign: AllowForeignOption = False,
-    accept_unknown_rds: AcceptUnknownRdsOption = False,
-    json: JsonOption = False,
-) -> None:
+
+@command(MERGE_ONLY, STORES, PASSWORDS, MERGE, JSON)
+def merge(v: Values) -> None:
     """Add the bundle's CA certificates to trust stores, keeping every existing entry.
 
     A missing store is created (its type from --store-type or its extension).
     """
-    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
-        specs = store_specs(stores, java_cacerts=java_cacerts, java=java)
-        passwords = passwords_from(storepass, storepass_env, storepass_file)
-        passwords.check(specs)
-        options = MergeOptions(
-            store_type=store_type,
-            prune_expired=prune_expired,
-            pkcs12_profile=pkcs12_profile,
-            backup=not no_backup,
-            dry_run=dry_run,
-        )
-        loaded = read_bundle(bundle, allow_foreign=allow_foreign)
+    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+        specs = stores_of(v)
+        passwords = passwords_of(v, specs)
+        options = merge_options_of(v, dry_run=v["dry_run"])
+        loaded = read_bundle(v["bundle"], allow_foreign=v["allow_foreign"])
 
         def report(failure: StoreFailure) -> None:
             err(f"rdstrust: error: {failure.message}")
 
         run = merge_stores(specs, loaded, options, passwords=passwords, on_failure=report)
-    emit(run, json=json, human=render_merge(run))
+    emit(run, json=v["json"], human=render_merge(run))
     for result in run.stores:
         err(_summary(result))
     if run.exit_code:

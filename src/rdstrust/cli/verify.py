@@ -10,28 +10,25 @@ import typer
 from rdstrust.bundle import Bundle
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
+    JSON,
+    PASSWORDS,
+    STORES,
     AcceptUnknownRdsOption,
     ChainOption,
     ConnectTimeoutOption,
-    JavaCacertsOption,
-    JavaOption,
-    JsonOption,
     RequireOption,
     StartTLSOption,
-    StorePassEnvOption,
-    StorePassFileOption,
-    StorePassOption,
-    StoresOption,
     WarnDaysOption,
     emit,
     err,
     exit_on_error,
     java_for,
     parse_generations,
-    passwords_from,
+    passwords_of,
     port_number,
-    store_specs,
+    stores_of,
 )
+from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.errors import FetchError, UsageError
 from rdstrust.fetch import check_region_code
 from rdstrust.known_cas import accepting_unknown_rds
@@ -44,128 +41,155 @@ from rdstrust.verify import VerifyReport, VerifyResult, parse_time, reference_bu
 _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
 
 
-def verify(
-    stores: StoresOption = None,
-    java_cacerts: JavaCacertsOption = False,
-    bundle: Annotated[
-        Path | None,
-        typer.Option(
-            "--bundle",
-            metavar="FILE",
-            help="Reference bundle (default: the one the last 'rdstrust fetch' cached, else the "
-            "official global bundle, downloaded).",
-            envvar="RDSTRUST_BUNDLE",
-            show_default=False,
-        ),
-    ] = None,
-    require: RequireOption = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            "--region",
-            metavar="REGION",
-            help="Only require the CAs of this region (e.g. us-east-1; 'global': every region).",
-            show_default=False,
-        ),
-    ] = None,
-    chain_file: ChainOption = None,
-    host: Annotated[
-        str | None,
-        typer.Option(
-            "--host",
-            metavar="HOST",
-            help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
-            show_default=False,
-        ),
-    ] = None,
-    port: Annotated[
-        int | None,
-        typer.Option(
-            "--port",
-            metavar="PORT",
-            help=f"Port of --host (1-65535; default {DEFAULT_PORT}).",
-            parser=port_number,
-            show_default=False,
-        ),
-    ] = None,
-    starttls: StartTLSOption = None,
-    timeout: ConnectTimeoutOption = None,
-    server_name: Annotated[
-        str | None,
-        typer.Option(
-            "--server-name",
-            metavar="NAME",
-            help="Host name the server certificate must be valid for (default: --host; with "
-            "--chain and no --server-name the name is not checked).",
-            show_default=False,
-        ),
-    ] = None,
-    no_hostname: Annotated[
-        bool,
-        typer.Option(
-            "--no-hostname",
-            help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
-        ),
-    ] = False,
-    at: Annotated[
-        str | None,
-        typer.Option(
-            "--at",
-            metavar="TIMESTAMP",
-            help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
-            "instead of now.",
-            show_default=False,
-        ),
-    ] = None,
-    warn_days: WarnDaysOption = DEFAULT_WARN_DAYS,
-    jvm: Annotated[
-        bool,
-        typer.Option(
-            "--jvm",
-            help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
-        ),
-    ] = False,
-    java: JavaOption = None,
-    storepass: StorePassOption = None,
-    storepass_env: StorePassEnvOption = None,
-    storepass_file: StorePassFileOption = None,
-    accept_unknown_rds: AcceptUnknownRdsOption = False,
-    json: JsonOption = False,
-) -> None:
-    """Check that trust stores hold the required RDS CAs and trust a server's chain.
+#: The options only ``verify`` has.
+VERIFY = (
+    Opt(
+        "bundle",
+        Annotated[
+            Path | None,
+            typer.Option(
+                "--bundle",
+                metavar="FILE",
+                help="Reference bundle (default: the one the last 'rdstrust fetch' cached, "
+                "else the official global bundle, downloaded).",
+                envvar="RDSTRUST_BUNDLE",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+    Opt("require", RequireOption, None),
+    Opt(
+        "region",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--region",
+                metavar="REGION",
+                help="Only require the CAs of this region (e.g. us-east-1; 'global': every "
+                "region).",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    Opt("chain_file", ChainOption, None),
+    Opt(
+        "host",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--host",
+                metavar="HOST",
+                help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    Opt(
+        "port",
+        Annotated[
+            int | None,
+            typer.Option(
+                "--port",
+                metavar="PORT",
+                help=f"Port of --host (1-65535; default {DEFAULT_PORT}).",
+                parser=port_number,
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    Opt("starttls", StartTLSOption, None),
+    Opt("timeout", ConnectTimeoutOption, None),
+    Opt(
+        "server_name",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--server-name",
+                metavar="NAME",
+                help="Host name the server certificate must be valid for (default: --host; with "
+                "--chain and no --server-name the name is not checked).",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    Opt(
+        "no_hostname",
+        Annotated[
+            bool,
+            typer.Option(
+                "--no-hostname",
+                help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
+            ),
+        ],
+        False,
+    ),
+    Opt(
+        "at",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--at",
+                metavar="TIMESTAMP",
+                help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
+                "instead of now.",
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    Opt("warn_days", WarnDaysOption, DEFAULT_WARN_DAYS),
+    Opt(
+        "jvm",
+        Annotated[
+            bool,
+            typer.Option(
+                "--jvm",
+                help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
+            ),
+        ],
+        False,
+    ),
+)
 
-    Exit codes: 0 every store passes, 1 a store does not trust the required CAs or chain, 2 bad
-    option value, 3 bad bundle or chain file, 5 unreadable store, 6 --host unreachable, 7 java
-    missing (--jvm).
-    """
-    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
-        _check_combination(chain_file, host, server_name, port, starttls, timeout)
-        when = parse_time(at) if at is not None else None
-        region_code = check_region_code(region) if region is not None else "global"
-        generations = parse_generations(require)
-        specs = store_specs(stores, java_cacerts=java_cacerts, java=java)
-        passwords = passwords_from(storepass, storepass_env, storepass_file)
-        passwords.check(specs)
-        java_path = java_for(jvm, java)
-        reference = _reference(bundle)
+
+@command(STORES, VERIFY, PASSWORDS, JSON)
+def verify(v: Values) -> None:
+    """Check that trust stores hold the required RDS CAs and trust a server's chain."""
+    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+        _check_combination(v)
+        when = parse_time(v["at"]) if v["at"] is not None else None
+        region_code = check_region_code(v["region"]) if v["region"] is not None else "global"
+        generations = parse_generations(v["require"])
+        specs = stores_of(v)
+        passwords = passwords_of(v, specs)
+        java_path = java_for(v["jvm"], v["java"])
+        reference = _reference(v["bundle"])
         chain: Chain | None = None
         target = None
-        if chain_file is not None:
-            chain = read_chain(chain_file)
-        elif host is not None:
-            target = parse_target(host, DEFAULT_PORT if port is None else port)
+        if v["chain_file"] is not None:
+            chain = read_chain(v["chain_file"])
+        elif v["host"] is not None:
+            target = parse_target(v["host"], DEFAULT_PORT if v["port"] is None else v["port"])
             chain = probe(
                 *target,
-                starttls=starttls or StartTLS.POSTGRES,
-                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+                starttls=v["starttls"] or StartTLS.POSTGRES,
+                timeout=DEFAULT_TIMEOUT if v["timeout"] is None else v["timeout"],
             ).chain
         options = VerifyOptions(
             generations=generations,
             region=region_code,
             chain=chain,
-            hostname=None if no_hostname else (server_name or (target[0] if target else None)),
+            hostname=None
+            if v["no_hostname"]
+            else (v["server_name"] or (target[0] if target else None)),
             at=when,
-            warn_days=warn_days,
+            warn_days=v["warn_days"],
             java=java_path,
         )
 
@@ -173,29 +197,23 @@ def verify(
             err(f"rdstrust: error: {failure.message}")
 
         result = verify_stores(specs, reference, options, passwords=passwords, on_failure=report)
-    emit(result, json=json, human=render_verify(result))
+    emit(result, json=v["json"], human=render_verify(result))
     passed = sum(1 for r in result.stores if r.passed)
     err(f"{passed} of {len(result.stores) + len(result.failed)} store(s) pass.")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
 
-def _check_combination(
-    chain_file: Path | None,
-    host: str | None,
-    server_name: str | None,
-    port: int | None,
-    starttls: StartTLS | None,
-    timeout: float | None,
-) -> None:
+def _check_combination(v: Values) -> None:
+    chain_file, host = v["chain_file"], v["host"]
     if chain_file is not None and host is not None:
         raise UsageError("Give either --chain or --host, not both.")
-    if server_name is not None and chain_file is None and host is None:
+    if v["server_name"] is not None and chain_file is None and host is None:
         raise UsageError(
             "--server-name needs --chain or --host: it is the name the server certificate "
             "must be valid for."
         )
-    if host is None and (port is not None or starttls is not None or timeout is not None):
+    if host is None and any(v[k] is not None for k in ("port", "starttls", "timeout")):
         raise UsageError("--port, --starttls and --timeout go with --host; add --host HOST.")
 
 
