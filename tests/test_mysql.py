@@ -451,6 +451,22 @@ def test_mariadb_client_trusts_a_merged_pem_store(my: MySQLServer, tmp_path: Pat
     assert "certificate" in bad.stderr or "issuer" in bad.stderr, bad.stderr
 
 
+def test_the_mysql_line_is_not_for_mariadbs_client(tmp_path: Path) -> None:
+    # Why two command lines are printed: MariaDB's client (also installed as "mysql" on Debian)
+    # does not know MySQL's --ssl-mode, and the notes say so.
+    client = require_tool("mariadb")
+    settings = client_settings(tmp_path / "rds.pem", StoreType.PEM)
+    mysql_line = shlex.split(settings.mysql_cli[1])
+    done = subprocess.run(
+        [client, "--no-defaults", *mysql_line[1:], "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "unknown variable 'ssl-mode" in done.stderr, done.stderr
+    assert any("rejects --ssl-mode" in note for note in settings.mysql_notes)
+
+
 def test_verify_host_with_starttls_mysql_agrees_with_the_client(
     my: MySQLServer, tmp_path: Path
 ) -> None:

@@ -91,6 +91,8 @@ def client_settings(
                 MARIADB_2X_NOTE,
                 "MySQL Connector/J cannot read a PEM file: give it a JKS or PKCS12 store "
                 "(trustCertificateKeyStoreUrl).",
+                "The mysql line is for MySQL's own client (5.7.11 and later); where mysql is "
+                "MariaDB's client (Debian, Ubuntu) it rejects --ssl-mode: use the mariadb line.",
             ),
         )
     password = f"${password_env}" if password_env else "<store password>"
