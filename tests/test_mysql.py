@@ -276,10 +276,13 @@ def test_probe_mariadb(my: MySQLServer) -> None:
     assert [c.is_ca for c in result.certificates] == [False, True]
     assert result.chain.to_pem() == (CHAINS / "rsa2048-g1-us-east-1" / "server.pem").read_bytes()
     assert result.server_version is not None and "MariaDB" in result.server_version
-    # The PostgreSQL upgrade (the default on any port but 3306) and direct TLS both fail here.
+    # The PostgreSQL upgrade (the default on any port but 3306) and direct TLS both fail here;
+    # the PostgreSQL one says what to use instead.
     for other in (StartTLS.POSTGRES, StartTLS.AUTO, StartTLS.NONE):
-        with pytest.raises(ProbeError):
+        with pytest.raises(ProbeError) as info:
             probe(my.host, my.port, starttls=other, timeout=2)
+        if other is not StartTLS.NONE:
+            assert "use --starttls mysql" in info.value.message, info.value.message
 
 
 def test_cli_probe_mariadb_then_verify(my: MySQLServer, tmp_path: Path) -> None:

@@ -413,9 +413,11 @@ def _ssl_request(sock: socket.socket, where: str, timeout: float) -> None:
             "server too old for SSL, or one that rejects this connection.",
             host=host,
         )
+    # A MySQL server lands here: it speaks first, and the first byte of its greeting is a length.
     raise ProbeError(
         f"{where} answered PostgreSQL's SSLRequest with {answer!r}: it is not a PostgreSQL "
-        "server (for a plain TLS endpoint use --starttls none).",
+        "server (for MySQL / MariaDB use --starttls mysql, for a plain TLS endpoint "
+        "--starttls none).",
         host=host,
     )
 
