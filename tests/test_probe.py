@@ -215,7 +215,7 @@ def test_cli_probe_errors() -> None:
         (["--timeout", "-1"], "greater than 0"),
         (["--timeout", "nan"], "greater than 0"),
         (["--timeout", "1e309"], "greater than 0"),
-        (["--starttls", "bogus"], "'bogus' is not one of 'postgres', 'none'."),
+        (["--starttls", "bogus"], "'bogus' is not one of 'postgres', 'none', 'mysql', 'auto'."),
     ],
 )
 def test_cli_probe_bad_option_values_exit_2(args: list[str], words: str) -> None:
@@ -262,6 +262,8 @@ def pg(pg_server: PgServer) -> Iterator[PgServer]:  # noqa: F811
 @pytest.mark.postgres
 def test_probe_postgres(pg: PgServer, tmp_path: Path) -> None:
     result = probe(pg.host, pg.port)
+    # Not told how to start TLS on a port other than 3306, it speaks PostgreSQL's upgrade.
+    assert result.starttls is StartTLS.POSTGRES and result.server_version is None
     assert result.generation is Generation.RSA2048_G1 and result.rotated
     assert result.region == "us-east-1"
     assert result.issuer == "Amazon RDS us-east-1 Subordinate CA RSA2048 G1.A.1"

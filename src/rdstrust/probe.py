@@ -1,9 +1,13 @@
-"""Probe a live PostgreSQL endpoint: which chain does it send, and which RDS CA issued it?
+"""Probe a live database endpoint: which chain does it send, and which RDS CA issued it?
 
 The probe connects like a PostgreSQL client: it sends an ``SSLRequest`` (protocol 3, code
 80877103), expects the single byte ``S``, then starts TLS on the same socket. With
 ``starttls=none`` it speaks TLS at once (PostgreSQL 17's ``sslnegotiation=direct``, with the ALPN
-protocol ``postgresql`` that such servers require, or any plain TLS endpoint).
+protocol ``postgresql`` that such servers require, or any plain TLS endpoint). With
+``starttls=mysql`` it connects like a MySQL / MariaDB client (RDS MySQL, Aurora MySQL, RDS
+MariaDB): it reads the server's greeting, sends the ``SSLRequest`` packet and starts TLS (see
+:func:`_mysql_ssl_request`). ``starttls=auto`` (the default) picks ``mysql`` for port 3306 and
+``postgres`` for every other port.
 
 Nothing is verified here on purpose: the probe wants to *see* the chain even when no store
 trusts it; judging it is :mod:`rdstrust.verify`'s job. The issuer of the server certificate tells
@@ -20,6 +24,7 @@ import re
 import socket
 import ssl
 import struct
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +41,8 @@ from rdstrust.pathcheck import Chain, leaf_names
 #: PostgreSQL's SSLRequest: length 8, then the magic code 1234 << 16 | 5679.
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 DEFAULT_PORT = 5432
+#: The MySQL / MariaDB port; ``StartTLS.AUTO`` speaks MySQL's upgrade on it.
+MYSQL_PORT = 3306
 DEFAULT_TIMEOUT = 10.0
 #: Longest accepted timeout in seconds: a huge one overflows the socket's deadline
 #: (``OverflowError: timestamp out of range``).
@@ -62,6 +69,11 @@ class StartTLS(str, Enum):
     POSTGRES = "postgres"
     #: TLS from the first byte (PostgreSQL 17 direct TLS, or a plain TLS endpoint).
     NONE = "none"
+    #: MySQL's upgrade: the server's greeting, the client's SSLRequest packet, then TLS
+    #: (MySQL, MariaDB, Aurora MySQL).
+    MYSQL = "mysql"
+    #: ``mysql`` on port 3306, ``postgres`` on any other port (see :func:`resolve_starttls`).
+    AUTO = "auto"
 
     def __str__(self) -> str:
         return self.value
@@ -108,11 +120,34 @@ class ProbeResult:
     notes: tuple[str, ...] = ()
     #: The chain as sent (leaf first), for ``verify`` and ``--save-chain``.
     chain: Chain = field(repr=False, compare=False, default=Chain("<none>", ()))
+    #: The version a MySQL / MariaDB server announced in its greeting (escaped, shortened);
+    #: None for PostgreSQL and plain TLS, which announce none before TLS.
+    server_version: str | None = None
 
     @property
     def rotated(self) -> bool:
         """Whether the server certificate comes from one of the G1 CAs."""
         return self.generation in _G1.values()
+
+
+def resolve_starttls(starttls: StartTLS | str | None, port: int) -> StartTLS:
+    """The upgrade to speak on ``port``: ``starttls`` itself, unless it is ``auto`` or None.
+
+    ``auto`` (what the CLI passes when ``--starttls`` is not given) means ``mysql`` on 3306, the
+    port every MySQL / MariaDB / Aurora MySQL endpoint listens on by default, and ``postgres``
+    everywhere else, which keeps what the probe always did on 5432 and custom ports.
+    """
+    chosen = StartTLS(starttls) if starttls is not None else StartTLS.AUTO
+    if chosen is not StartTLS.AUTO:
+        return chosen
+    return StartTLS.MYSQL if port == MYSQL_PORT else StartTLS.POSTGRES
+
+
+def default_port(starttls: StartTLS | str | None) -> int:
+    """The port a ``HOST`` without ``:PORT`` means: 3306 with ``mysql``, else 5432."""
+    if starttls is not None and StartTLS(starttls) is StartTLS.MYSQL:
+        return MYSQL_PORT
+    return DEFAULT_PORT
 
 
 def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -232,29 +267,34 @@ def probe(
     host: str,
     port: int = DEFAULT_PORT,
     *,
-    starttls: StartTLS = StartTLS.POSTGRES,
+    starttls: StartTLS = StartTLS.AUTO,
     timeout: float = DEFAULT_TIMEOUT,
     server_name: str | None = None,
 ) -> ProbeResult:
     """Connect to ``host:port``, record the TLS chain the server sends, and describe it.
 
-    ``server_name`` is sent as SNI (default: ``host`` unless it is an IP address). Raises
-    :class:`ProbeError` (exit code 6) when the server cannot be reached, refuses TLS, is not
-    PostgreSQL, or the handshake fails, and :class:`UsageError` (exit code 2) for a host that
-    is not a host name or address, a port outside 1-65535, or a timeout that is not a finite
-    number of seconds in (0, 3600].
+    ``starttls`` says how TLS starts (``auto``: MySQL's upgrade on port 3306, PostgreSQL's
+    everywhere else; the result carries the one used). ``server_name`` is sent as SNI (default:
+    ``host`` unless it is an IP address). Raises :class:`ProbeError` (exit code 6) when the
+    server cannot be reached, refuses TLS, is not the kind of server ``starttls`` names, or the
+    handshake fails, and :class:`UsageError` (exit code 2) for a host that is not a host name or
+    address, a port outside 1-65535, or a timeout that is not a finite number of seconds in
+    (0, 3600].
     """
-    starttls = StartTLS(starttls)
     host = check_host(host)
     port = check_port(port)
+    starttls = resolve_starttls(starttls, port)
     timeout = check_timeout(timeout)
     if server_name:
         server_name = check_host(server_name)
     where = f"{host}:{port}"
     sock = _connect(host, port, timeout)
     try:
+        server_version = None
         if starttls is StartTLS.POSTGRES:
             _ssl_request(sock, where, timeout)
+        elif starttls is StartTLS.MYSQL:
+            server_version = _mysql_ssl_request(sock, where, timeout)
         tls, notes = _handshake(sock, host, where, starttls, timeout, server_name)
         try:
             ders, chain_note = _peer_chain(tls)
@@ -309,6 +349,7 @@ def probe(
         not_after=infos[0].not_after,
         notes=tuple(notes),
         chain=chain,
+        server_version=server_version,
     )
 
 
@@ -372,11 +413,217 @@ def _ssl_request(sock: socket.socket, where: str, timeout: float) -> None:
             "server too old for SSL, or one that rejects this connection.",
             host=host,
         )
+    # A MySQL server lands here: it speaks first, and the first byte of its greeting is a length.
     raise ProbeError(
         f"{where} answered PostgreSQL's SSLRequest with {answer!r}: it is not a PostgreSQL "
-        "server (for a plain TLS endpoint use --starttls none).",
+        "server (for MySQL / MariaDB use --starttls mysql, for a plain TLS endpoint "
+        "--starttls none).",
         host=host,
     )
+
+
+# --- MySQL / MariaDB ----------------------------------------------------------------------
+#
+# The connection phase, as documented by MySQL (Protocol::HandshakeV10 and Protocol::SSLRequest,
+# dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_
+# handshake_v10.html and ..._protocol_ssl_request.html) and MariaDB (mariadb.com/kb/en/
+# connection/, "Initial handshake packet" and "SSLRequest packet"): every packet is a 3-byte
+# little-endian payload length and a 1-byte sequence number. The server speaks first, with its
+# greeting (protocol version 10, the server version up to a NUL byte, the connection id, 8 bytes
+# of scramble, a filler byte, the low 16 capability bits, then optionally the character set,
+# status flags and the high 16 capability bits), or with an ERR packet (0xFF, a 2-byte error
+# code, the message) when it will not talk to this client at all ("Host ... is blocked", "Too
+# many connections"). A client that wants TLS answers with the SSLRequest packet (sequence 1:
+# its capability flags with CLIENT_SSL, the maximum packet size, a character set, 23 zero bytes)
+# and starts TLS on the same socket.
+
+#: Capability flags (include/mysql_com.h; the same bits in MariaDB).
+CLIENT_LONG_PASSWORD = 0x0001
+CLIENT_PROTOCOL_41 = 0x0200
+CLIENT_SSL = 0x0800
+CLIENT_SECURE_CONNECTION = 0x8000
+#: What the probe says it speaks: what every MySQL 4.1+ / MariaDB client sends with CLIENT_SSL.
+#: (For MariaDB, CLIENT_LONG_PASSWORD doubles as "CLIENT_MYSQL": the last 4 filler bytes are then
+#: plain zeros rather than MariaDB's extended capabilities; both readings of zeros are fine.)
+MYSQL_CLIENT_FLAGS = (
+    CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION
+)
+#: utf8_general_ci: a collation every MySQL and MariaDB version knows.
+_MYSQL_CHARSET = 33
+_MYSQL_MAX_PACKET = 1 << 24
+#: Longest greeting or ERR packet read. Real greetings are about 100 bytes and error messages
+#: at most 512 (MYSQL_ERRMSG_SIZE); a peer claiming more is not a MySQL server's greeting.
+MAX_MYSQL_GREETING = 4096
+#: Longest piece of server-provided text (version, error message) put into a message.
+_MAX_SHOWN = 200
+
+
+def mysql_ssl_request_packet() -> bytes:
+    """The SSLRequest packet (header + 32-byte payload) the probe sends after the greeting."""
+    payload = struct.pack("<IIB23x", MYSQL_CLIENT_FLAGS, _MYSQL_MAX_PACKET, _MYSQL_CHARSET)
+    return struct.pack("<I", len(payload))[:3] + b"\x01" + payload
+
+
+def _mysql_ssl_request(sock: socket.socket, where: str, timeout: float) -> str:
+    """Read the MySQL greeting, check the server offers TLS, send the SSLRequest.
+
+    Returns the server version the greeting announced (escaped). Raises :class:`ProbeError`
+    when the peer is not a MySQL server, refuses this client, or does not offer TLS.
+    """
+    host = where.rsplit(":", 1)[0]
+    payload = _mysql_read_greeting(sock, where, timeout)
+    if payload[0] == 0xFF:
+        code, message = _mysql_error(payload)
+        # 1129 ER_HOST_IS_BLOCKED: too many failed handshakes from this address.
+        advice = (
+            "its administrator can unblock it with FLUSH HOSTS (mariadb-admin flush-hosts)"
+            if code == 1129
+            else "ask its administrator to let this client's address connect"
+        )
+        raise ProbeError(
+            f"{where} is a MySQL server that refused this connection before TLS (error {code}: "
+            f"{message}); {advice}.",
+            host=host,
+        )
+    if payload[0] != 10:
+        if payload[0] == 9:
+            raise ProbeError(
+                f"{where} is a MySQL server of protocol version 9 (MySQL before 3.21), which "
+                "does not offer TLS.",
+                host=host,
+            )
+        raise ProbeError(
+            f"{where} sent a greeting that is not MySQL's (protocol version byte "
+            f"{payload[0]:#04x}, expected 0x0a): it is not a MySQL server.",
+            host=host,
+        )
+    version, capabilities = _mysql_parse_greeting(payload, where, host)
+    if not capabilities & CLIENT_SSL:
+        raise ProbeError(
+            f"{where} is a MySQL server ({version}) that does not offer TLS (CLIENT_SSL is not "
+            "set: TLS is off or it has no certificate); it has no certificate to check.",
+            host=host,
+        )
+    if not capabilities & CLIENT_PROTOCOL_41:
+        raise ProbeError(
+            f"{where} is a MySQL server ({version}) too old for the 4.1 protocol; rdstrust does "
+            "not speak its TLS request.",
+            host=host,
+        )
+    try:
+        sock.sendall(mysql_ssl_request_packet())
+    except OSError as exc:
+        raise ProbeError(
+            f"{where} dropped the connection during MySQL's SSL request ({exc.strerror or exc}).",
+            host=host,
+        ) from None
+    return version
+
+
+def _mysql_read_greeting(sock: socket.socket, where: str, timeout: float) -> bytes:
+    """The payload of the server's first packet; the whole read is bounded by ``timeout``."""
+    host = where.rsplit(":", 1)[0]
+    deadline = time.monotonic() + timeout
+    not_mysql = "(for PostgreSQL use --starttls postgres, for a plain TLS endpoint --starttls none)"
+    try:
+        header = _recv_exact(sock, 4, deadline)
+        if header is None:
+            raise ProbeError(
+                f"{where} closed the connection without sending MySQL's greeting: it is not a "
+                f"MySQL server {not_mysql}.",
+                host=host,
+            )
+        length = int.from_bytes(header[:3], "little")
+        if header[3] != 0 or not 0 < length <= MAX_MYSQL_GREETING:
+            raise ProbeError(
+                f"{where} sent {_escape(header)} where MySQL's greeting starts: it is not a "
+                f"MySQL server {not_mysql}.",
+                host=host,
+            )
+        payload = _recv_exact(sock, length, deadline)
+    except TimeoutError:
+        raise ProbeError(
+            f"{where} sent no MySQL greeting within {timeout:g} s: it is not a MySQL server "
+            f"(a MySQL server speaks first) {not_mysql}.",
+            host=host,
+        ) from None
+    except OSError as exc:
+        raise ProbeError(
+            f"{where} dropped the connection before MySQL's greeting ({exc.strerror or exc}).",
+            host=host,
+        ) from None
+    if payload is None:
+        raise ProbeError(
+            f"{where} closed the connection in the middle of MySQL's greeting: it is not a "
+            "MySQL server, or it went away.",
+            host=host,
+        )
+    return payload
+
+
+def _recv_exact(sock: socket.socket, size: int, deadline: float) -> bytes | None:
+    """``size`` bytes, or None on end of stream; raises TimeoutError once ``deadline`` passes.
+
+    One deadline for the whole read: a per-recv timeout alone would let a peer that drips one
+    byte at a time hold the probe for ``size`` times the timeout.
+    """
+    data = bytearray()
+    while len(data) < size:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        sock.settimeout(remaining)
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def _mysql_parse_greeting(payload: bytes, where: str, host: str) -> tuple[str, int]:
+    """Server version (escaped) and capability flags of a protocol-10 greeting."""
+    end = payload.find(b"\x00", 1)
+    # After the version: connection id (4), scramble (8), filler (1), low capabilities (2).
+    if end < 0 or len(payload) < end + 1 + 15:
+        raise ProbeError(
+            f"{where} sent a MySQL greeting that is cut short ({len(payload)} bytes): it is not "
+            "a MySQL server.",
+            host=host,
+        )
+    version = _escape(payload[1:end])
+    at = end + 1 + 4 + 8 + 1
+    capabilities = int.from_bytes(payload[at : at + 2], "little")
+    # Character set (1) and status flags (2) come before the high capability bits, when present.
+    high = payload[at + 5 : at + 7]
+    if len(high) == 2:
+        capabilities |= int.from_bytes(high, "little") << 16
+    return version, capabilities
+
+
+def _mysql_error(payload: bytes) -> tuple[int, str]:
+    """Error code and (escaped) message of an ERR packet."""
+    code = int.from_bytes(payload[1:3], "little") if len(payload) >= 3 else 0
+    message = payload[3:]
+    # With CLIENT_PROTOCOL_41 the message follows '#' and a 5-character SQL state; servers that
+    # refuse a client before its handshake usually leave them out.
+    if message[:1] == b"#" and len(message) >= 6:
+        message = message[6:]
+    return code, _escape(message) or "no message"
+
+
+def _escape(data: bytes, limit: int = _MAX_SHOWN) -> str:
+    """Server-provided bytes as safe one-line text: control and non-ASCII-printable characters
+    escaped (``\\x1b``), at most ``limit`` characters, marked ``...`` when cut.
+
+    The text comes from whatever listens on the port; it must not move the cursor, clear the
+    terminal or forge extra output lines. (Private here: no shared escaping module exists yet.)
+    """
+    text = data.decode("utf-8", errors="replace")
+    shown = "".join(
+        ch if ch.isprintable() and ch not in "\\" else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _is_ip(host: str) -> bool:

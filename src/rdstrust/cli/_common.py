@@ -329,8 +329,9 @@ StartTLSOption = Annotated[
     StartTLS | None,
     typer.Option(
         "--starttls",
-        help="postgres (default): SSLRequest then TLS; none: TLS at once (PostgreSQL 17 direct "
-        "TLS, other TLS endpoints).",
+        help="postgres: SSLRequest then TLS; mysql: MySQL/MariaDB greeting, SSL request, then "
+        "TLS; none: TLS at once (PostgreSQL 17 direct TLS, other TLS endpoints); auto (default): "
+        "mysql on port 3306, else postgres.",
         parser=choice(StartTLS),
         show_default=False,
     ),

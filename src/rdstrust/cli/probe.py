@@ -1,4 +1,4 @@
-"""``rdstrust probe``: which chain does a PostgreSQL endpoint send, and which RDS CA issued it?"""
+"""``rdstrust probe``: which chain does a database endpoint send, and which RDS CA issued it?"""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rdstrust.cli._common import (
     exit_on_error,
 )
 from rdstrust.fetch import check_output_path
-from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, parse_target
+from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, default_port, parse_target
 from rdstrust.probe import probe as run_probe
 
 
@@ -26,7 +26,8 @@ def probe(
         str,
         typer.Argument(
             metavar="HOST[:PORT]",
-            help="HOST[:PORT] of the PostgreSQL endpoint ([v6-address]:PORT; default port 5432).",
+            help="HOST[:PORT] of the PostgreSQL or MySQL endpoint ([v6-address]:PORT; default port "
+            "5432, 3306 with --starttls mysql).",
             show_default=False,
         ),
     ],
@@ -53,20 +54,21 @@ def probe(
     ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Connect like a PostgreSQL client, show the server's chain and which RDS CA issued it.
+    """Connect like a PostgreSQL (or MySQL) client, show the server's chain and its RDS CA.
 
     Exit codes: 0 the chain was read, 2 bad HOST[:PORT] or option value, 5 --save-chain not
-    writable, 6 the server is unreachable, refuses TLS, or is not PostgreSQL.
+    writable, 6 the server is unreachable, refuses TLS, or is not PostgreSQL (MySQL with
+    --starttls mysql or port 3306).
     """
     with exit_on_error():
-        host, port = parse_target(target)
+        host, port = parse_target(target, default_port(starttls))
         if save_chain is not None:
             # Before connecting: a chain that cannot be saved is not worth a handshake.
             check_output_path(save_chain, "--save-chain")
         result = run_probe(
             host,
             port,
-            starttls=starttls or StartTLS.POSTGRES,
+            starttls=starttls or StartTLS.AUTO,
             timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             server_name=server_name,
         )
