@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from rdstrust.catalogue import SUBJECT_REGION
 from rdstrust.known_cas import is_known_rds_ca
 
 
@@ -59,7 +60,7 @@ _RDS_ORG = "Amazon Web Services, Inc."
 _RDS_OU = "Amazon RDS"
 # A region code such as us-east-1, us-gov-west-1, cn-northwest-1, us-isob-east-1, optionally
 # behind AWS's pseudo-region qualifiers "Beta" and "Preview".
-_REGION = r"(?P<region>(?:(?:Beta|Preview) )?[a-z]{2}(?:-[a-z]+)+-\d+)"
+_REGION = rf"(?P<region>{SUBJECT_REGION})"
 _PATTERNS: tuple[tuple[re.Pattern[str], Generation | None], ...] = (
     (re.compile(rf"^Amazon RDS {_REGION} Root CA (?P<g1>RSA2048|RSA4096|ECC384) G1$"), None),
     (re.compile(r"^Amazon RDS (?P<region>(?:Beta |Preview )?)Root 2019 CA$"), Generation.CA_2019),

@@ -26,7 +26,7 @@ class ExitCode(IntEnum):
     FETCH_FAILED = 4
     #: A trust store could not be read or written (password, corruption, permissions, lock).
     STORE_ERROR = 5
-    #: A server could not be probed (refused, timeout, not TLS, not PostgreSQL).
+    #: A server could not be probed (refused, timeout, not TLS, not PostgreSQL / MySQL).
     PROBE_FAILED = 6
     #: A required external tool (``java``) is missing or failed to run.
     TOOL_MISSING = 7
@@ -109,7 +109,7 @@ class PasswordNeededError(WrongPasswordError):
 
 
 class ProbeError(RdsTrustError, OSError):
-    """A server could not be reached or did not speak PostgreSQL/TLS as expected."""
+    """A server could not be reached, or did not speak TLS and the protocol ``--starttls`` names."""
 
     exit_code = ExitCode.PROBE_FAILED
 

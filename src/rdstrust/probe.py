@@ -18,8 +18,6 @@ means rds-ca-rsa2048-g1; ``Amazon RDS us-east-1 2019 CA`` means rds-ca-2019).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import math
 import re
 import socket
 import ssl
@@ -34,7 +32,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from rdstrust.catalogue import SUBJECT_REGION
 from rdstrust.certs import CertInfo, Generation, classify, describe, utcnow
+from rdstrust.endpoints import check_host, check_port, check_timeout, is_ip
 from rdstrust.errors import ProbeError, UsageError
 from rdstrust.pathcheck import Chain, leaf_names
 
@@ -44,15 +44,10 @@ DEFAULT_PORT = 5432
 #: The MySQL / MariaDB port; ``StartTLS.AUTO`` speaks MySQL's upgrade on it.
 MYSQL_PORT = 3306
 DEFAULT_TIMEOUT = 10.0
-#: Longest accepted timeout in seconds: a huge one overflows the socket's deadline
-#: (``OverflowError: timestamp out of range``).
-MAX_TIMEOUT = 3600.0
 
-# One DNS label (letters, digits, '-', and '_' which some internal zones use).
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
 
 _SUBORDINATE = re.compile(
-    r"^Amazon RDS (?P<region>(?:(?:Beta|Preview) )?[a-z]{2}(?:-[a-z]+)+-\d+) Subordinate CA "
+    rf"^Amazon RDS (?P<region>{SUBJECT_REGION}) Subordinate CA "
     r"(?P<g1>RSA2048|RSA4096|ECC384) G1(?:\.\S+)?$"
 )
 _G1 = {
@@ -169,7 +164,7 @@ def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
             port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
-    elif ":" in text and not _is_ip(text):
+    elif ":" in text and not is_ip(text):
         raise UsageError(
             f"'{target}' is not HOST[:PORT]: it has several ':'; write an IPv6 address in "
             "brackets, [ADDRESS]:PORT."
@@ -180,53 +175,6 @@ def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
     if not port_text:
         return host, default_port
     return host, check_port(port_text, f"'{port_text}' in '{target}'")
-
-
-def check_host(host: str) -> str:
-    """Return ``host`` if it is an IP address or a syntactically valid host name.
-
-    Raises :class:`UsageError` otherwise (empty labels, spaces, names over 253 characters),
-    before the resolver gets a chance to fail with an encoding error. International names are
-    accepted in their IDNA (``xn--``) form or as Unicode.
-    """
-    text = host.strip()
-    if _is_ip(text):
-        return text.strip("[]")
-    try:
-        ascii_name = text.encode("idna").decode("ascii") if text else ""
-    except UnicodeError:
-        ascii_name = ""
-    labels = ascii_name.rstrip(".").split(".")
-    if not ascii_name or len(ascii_name) > 253 or not all(_LABEL.fullmatch(x) for x in labels):
-        raise UsageError(
-            f"{host!r} is not a host name or IP address; check for typos such as spaces or "
-            "an empty part between dots."
-        )
-    return text
-
-
-def check_port(port: int | str, shown: str | None = None) -> int:
-    """Return ``port`` as an int if it is 1-65535; raises :class:`UsageError` otherwise."""
-    text = str(port).strip()
-    if not (text.isdigit() and 0 < int(text) < 65536):
-        raise UsageError(f"{shown or repr(str(port))} is not a port number (1-65535).")
-    return int(text)
-
-
-def check_timeout(timeout: float) -> float:
-    """Return ``timeout`` if it is a finite number of seconds in (0, :data:`MAX_TIMEOUT`].
-
-    Raises :class:`UsageError` otherwise: ``0`` would make the socket non-blocking ("Operation
-    now in progress"), and ``inf`` or ``nan`` are no timeouts at all.
-    """
-    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout)) or not (
-        0 < timeout <= MAX_TIMEOUT
-    ):
-        raise UsageError(
-            f"Timeout {timeout!r} is not a number of seconds greater than 0 and at most "
-            f"{MAX_TIMEOUT:g}."
-        )
-    return float(timeout)
 
 
 def classify_issuer(name: x509.Name) -> tuple[Generation, str | None]:
@@ -626,14 +574,6 @@ def _escape(data: bytes, limit: int = _MAX_SHOWN) -> str:
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
 def _handshake(
     sock: socket.socket,
     host: str,
@@ -649,7 +589,7 @@ def _handshake(
     if starttls is StartTLS.NONE:
         # PostgreSQL 17 refuses direct TLS without this ALPN protocol; other servers ignore it.
         context.set_alpn_protocols(["postgresql"])
-    sni = server_name or (None if _is_ip(host) else host)
+    sni = server_name or (None if is_ip(host) else host)
     sock.settimeout(timeout)
     try:
         return context.wrap_socket(sock, server_hostname=sni), []

@@ -25,6 +25,7 @@ from rdstrust.cli._common import (
 )
 from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.cli._source import SOURCE, fetch_with_progress, source_options
+from rdstrust.clients import ClientSettings
 from rdstrust.errors import UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
@@ -161,22 +162,47 @@ def _render_store(item: StoreUpdate) -> list[str]:
             + (f"; backup {merged.backup}" if merged.backup else "")
         )
         lines.extend(f"  note:   {note}" for note in merged.notes)
-    report = item.verify
-    if report is not None:
-        members = report.membership
-        lines.append(
-            f"  verify: {'pass' if report.passed else 'FAIL'} "
-            f"({len(members.present)}/{len(members.present) + len(members.missing)} required CAs)"
-        )
-        lines.extend(f"    - {reason}" for reason in report.reasons)
-        lines.extend(f"    ! {warning}" for warning in report.warnings)
-    settings = item.settings
-    if settings is not None and item.status in READY:
-        if settings.java_options:
-            lines.append("  Java:   " + " ".join(settings.java_options))
-        for libpq in settings.libpq:
-            lines.append(f"  libpq:  {libpq}")
-        if settings.jdbc_url:
-            lines.append(f"  pgjdbc: {settings.jdbc_url}")
-        lines.extend(f"  note:   {note}" for note in settings.notes)
+    lines.extend(_render_verdict(item))
+    if item.settings is not None and item.status in READY:
+        lines.extend(_render_settings(item.settings))
     return lines
+
+
+def _render_verdict(item: StoreUpdate) -> list[str]:
+    report = item.verify
+    if report is None:
+        return []
+    members = report.membership
+    lines = [
+        f"  verify: {'pass' if report.passed else 'FAIL'} "
+        f"({len(members.present)}/{len(members.present) + len(members.missing)} required CAs)"
+    ]
+    if report.path is not None:
+        verdict = "trusted" if report.path.trusted else "NOT trusted"
+        lines.append(f"  chain:  {verdict}: {report.path.message}")
+    if report.java is not None and report.java.verdict is not None:
+        java = report.java.verdict
+        lines.append(
+            f"  jvm:    Java {java.java_version}: {'trusted' if java.ok else 'NOT trusted'}"
+            f" ({java.message})"
+        )
+    lines.extend(f"    - {reason}" for reason in report.reasons)
+    lines.extend(f"    ! {warning}" for warning in report.warnings)
+    return lines
+
+
+def _render_settings(settings: ClientSettings) -> list[str]:
+    """The lines a user pastes into each client's configuration."""
+    rows: list[tuple[str, str]] = []
+    if settings.java_options:
+        rows.append(("Java", " ".join(settings.java_options)))
+    rows += [("libpq", line) for line in settings.libpq]
+    if settings.jdbc_url:
+        rows.append(("pgjdbc", settings.jdbc_url))
+    if settings.mysql_jdbc_url:
+        rows.append(("MySQL Connector/J", settings.mysql_jdbc_url))
+    labels = ("MariaDB Connector/J 3.x", "MariaDB Connector/J 2.x")
+    rows += list(zip(labels, settings.mariadb_jdbc_urls, strict=False))
+    rows += [("mysql CLI", line) for line in settings.mysql_cli]
+    rows += [("note", note) for note in (*settings.notes, *settings.mysql_notes)]
+    return [f"  {label + ':':<8} {text}" for label, text in rows]

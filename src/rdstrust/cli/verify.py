@@ -34,7 +34,14 @@ from rdstrust.fetch import check_region_code
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
 from rdstrust.pathcheck import Chain, read_chain
-from rdstrust.probe import DEFAULT_PORT, DEFAULT_TIMEOUT, StartTLS, parse_target, probe
+from rdstrust.probe import (
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT,
+    StartTLS,
+    default_port,
+    parse_target,
+    probe,
+)
 from rdstrust.runner import StoreFailure
 from rdstrust.verify import VerifyReport, VerifyResult, parse_time, reference_bundle, verify_stores
 
@@ -95,7 +102,8 @@ VERIFY = (
             typer.Option(
                 "--port",
                 metavar="PORT",
-                help=f"Port of --host (1-65535; default {DEFAULT_PORT}).",
+                help=f"Port of --host (1-65535; default {DEFAULT_PORT}, 3306 with --starttls "
+                "mysql).",
                 parser=port_number,
                 show_default=False,
             ),
@@ -175,10 +183,12 @@ def verify(v: Values) -> None:
         if v["chain_file"] is not None:
             chain = read_chain(v["chain_file"])
         elif v["host"] is not None:
-            target = parse_target(v["host"], DEFAULT_PORT if v["port"] is None else v["port"])
+            port = default_port(v["starttls"]) if v["port"] is None else v["port"]
+            target = parse_target(v["host"], port)
             chain = probe(
                 *target,
-                starttls=v["starttls"] or StartTLS.POSTGRES,
+                # auto: MySQL's upgrade on port 3306, PostgreSQL's anywhere else.
+                starttls=v["starttls"] or StartTLS.AUTO,
                 timeout=DEFAULT_TIMEOUT if v["timeout"] is None else v["timeout"],
             ).chain
         options = VerifyOptions(
