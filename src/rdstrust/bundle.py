@@ -268,7 +268,7 @@ def _with_der(
 
 
 def _parse_pem(data: bytes, source: str) -> list[tuple[x509.Certificate, bytes]]:
-    found = scan(data)
+    found = scan(data, indented=True)
     if found.problem is not None:
         raise BundleError(
             f"{source} is truncated or damaged: {found.problem}; download the bundle again.",
@@ -279,8 +279,8 @@ def _parse_pem(data: bytes, source: str) -> list[tuple[x509.Certificate, bytes]]
         # text on its line would be in the bundle for one reader and not for another.
         raise BundleError(
             f"{source} has '-----BEGIN' text at line {line_number(data, found.strays[0])} "
-            "that does not start a PEM block (it is not at the start of a line, or the line "
-            "is incomplete); fix or download the bundle again.",
+            "that does not start a PEM block (other text comes before it on its line, or the "
+            "line is incomplete); fix or download the bundle again.",
             source=source,
         )
     if not found.blocks:

@@ -38,6 +38,8 @@ PKCS7_LABELS = frozenset({"PKCS7", "PKCS #7 SIGNED DATA"})
 
 #: fgets(buf, 255) reads at most this many bytes per "line".
 _CHUNK = 254
+#: With ``indented``, this much leading white space before a BEGIN/END line is tolerated.
+_INDENT = 64
 _BEGIN = b"-----BEGIN"
 _END = b"-----END "
 _TAIL = b"-----"
@@ -91,12 +93,15 @@ class _Lines:
         self.cursor = 0
         self.line_start = 0
 
-    def at_chunk_start(self, offset: int) -> bool:
+    def at_chunk_start(self, offset: int, *, indented: bool = False) -> bool:
         newline = self.data.rfind(b"\n", self.cursor, offset)
         if newline >= 0:
             self.line_start = newline + 1
         self.cursor = max(self.cursor, offset)
-        return (offset - self.line_start) % _CHUNK == 0
+        if (offset - self.line_start) % _CHUNK == 0:
+            return True
+        indent = offset - self.line_start
+        return indented and indent <= _INDENT and not self.data[self.line_start : offset].strip()
 
     def chunk(self, offset: int) -> tuple[bytes, int]:
         """The line OpenSSL reads at ``offset`` (cut at NUL, trailing junk dropped), its end."""
@@ -114,15 +119,21 @@ def line_number(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def scan(data: bytes) -> PemScan:
-    """Find every PEM block of ``data`` in one pass, framed as OpenSSL frames it."""
+def scan(data: bytes, *, indented: bool = False) -> PemScan:
+    """Find every PEM block of ``data`` in one pass, framed as OpenSSL frames it.
+
+    ``indented`` also takes BEGIN and END lines with a little leading white space, as some
+    published bundles have (AWS's us-east-1 bundle of 2024-10 starts with four spaces): right
+    for a bundle, whose certificates rdstrust re-encodes, wrong for a store, which libpq reads
+    as it is (OpenSSL skips such a block).
+    """
     lines = _Lines(data)
     blocks: list[PemBlock] = []
     strays: list[int] = []
     pos = 0
     while (start := data.find(_BEGIN, pos)) >= 0:
         head, body_start = (b"", start + 1)
-        if lines.at_chunk_start(start):
+        if lines.at_chunk_start(start, indented=indented):
             head, body_start = lines.chunk(start)
         if not (head.startswith(_BEGIN + b" ") and head.endswith(_TAIL) and len(head) >= 16):
             strays.append(start)
@@ -134,7 +145,7 @@ def scan(data: bytes) -> PemScan:
         problem = None
         if end_at < 0:
             problem = "never ends (no END line)"
-        elif not lines.at_chunk_start(end_at):
+        elif not lines.at_chunk_start(end_at, indented=indented):
             problem = "is cut off: its END marker does not start a line"
         else:
             tail, end = lines.chunk(end_at)
