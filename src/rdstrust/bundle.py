@@ -291,7 +291,7 @@ def _parse_pem(data: bytes, source: str) -> list[tuple[x509.Certificate, bytes]]
         )
     result: list[tuple[x509.Certificate, bytes]] = []
     for block in found.blocks:
-        index, label = block.index, block.label
+        index, label = block.number, block.label
         if _KEY_LABELS.search(label):
             raise BundleError(
                 f"{source} contains a private key (PEM block {index}, {shown_label(label)}); a CA "
@@ -358,7 +358,7 @@ def _decode_body(data: bytes, block: PemBlock, source: str) -> bytes:
         return decode_body(data, block)
     except PemError as exc:
         raise BundleError(
-            f"{source}: PEM block {block.index} {exc}; the file is not a real bundle, "
+            f"{source}: PEM block {block.number} {exc}; the file is not a real bundle, "
             "download it again.",
             source=source,
         ) from None

@@ -75,7 +75,7 @@ class PemBlock(NamedTuple):
     """
 
     #: 1-based position among the file's blocks.
-    index: int
+    number: int
     label: str
     #: Offset of the BEGIN line; of the body; of the END line; just past the END line's LF.
     start: int

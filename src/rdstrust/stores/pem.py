@@ -185,7 +185,7 @@ def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlo
             # OpenSSL skips other labels; Java's CertificateFactory reads any label, PKCS7 too.
             raise StoreError(
                 f"{safe(source)} holds certificates in a {shown_label(block.label)} block (block "
-                f"{block.index}), which libpq skips but Java (pgjdbc) trusts; rewrite them as "
+                f"{block.number}), which libpq skips but Java (pgjdbc) trusts; rewrite them as "
                 "CERTIFICATE blocks (openssl pkcs7 -print_certs) or remove the block.",
                 path=source,
             )
