@@ -96,10 +96,12 @@ class PemStore:
     ) -> bytes:
         """The text with blocks at ``remove`` cut out and ``add`` appended."""
         del password, profile
-        text = self.text
-        for index in sorted(remove, reverse=True):
+        pieces, pos = [], 0
+        for index in sorted(remove):  # one join, not one copy of the file per removed block
             span = self._spans[index]
-            text = text[: span.start] + text[span.end :]
+            pieces.append(self.text[pos : span.start])
+            pos = span.end
+        text = b"".join([*pieces, self.text[pos:]])
         kept = [e.sha256 for i, e in enumerate(self.entries) if i not in remove]
         return _checked(_append(text, add), kept, add, self.source)
 
@@ -112,7 +114,7 @@ def _checked(text: bytes, kept: Sequence[str | None], add: Sequence[NewCert], so
     """
     intended = Counter([*kept, *(hashlib.sha256(c.der).hexdigest() for c in add)])
     try:
-        seen = Counter(e.sha256 for e in load(text, source=source).entries)
+        seen = Counter(fingerprints(text, source=source))
     except StoreError:
         seen = Counter()
     if seen != intended:
@@ -214,6 +216,27 @@ def _holds_certificates(data: bytes, block: PemBlock) -> bool:
             return False
 
 
+def _certificate_der(data: bytes, block: PemBlock, n: int, source: str) -> bytes:
+    try:
+        return _first_element(decode_body(data, block))
+    except PemError as exc:
+        raise StoreError(
+            f"{safe(source)}: certificate block {n} {exc}; the file is damaged.", path=source
+        ) from None
+
+
+def fingerprints(data: bytes, *, source: str) -> list[str]:
+    """SHA-256 of every certificate libpq loads from PEM text, in order (nothing parsed).
+
+    Raises :class:`StoreError` as :func:`load` does.
+    """
+    blocks = _certificate_blocks(data, scan(data), source)
+    return [
+        hashlib.sha256(_certificate_der(data, block, n, source)).hexdigest()
+        for n, block in enumerate(blocks, start=1)
+    ]
+
+
 def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     """Parse a PEM store as libpq reads it; see the module docstring.
 
@@ -225,13 +248,7 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     spans: list[_Span] = []
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
         block_start, block_end = block.start, block.end
-        try:
-            der_bytes = _first_element(decode_body(data, block))
-        except PemError as exc:
-            raise StoreError(
-                f"{safe(source)}: certificate block {n} {exc}; the file is damaged.",
-                path=source,
-            ) from None
+        der_bytes = _certificate_der(data, block, n, source)
         info = describe_der(der_bytes)
         label, start = _label(data, block_start, info)
         alias = label or (info.alias if info is not None else f"certificate-{n}")
