@@ -233,3 +233,19 @@ def test_any_bytes_parse_or_raise_our_error(parts: list[bytes]) -> None:
         pem.load(data, source="fuzz")
     except StoreError as exc:
         assert "\n" not in str(exc)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.binary(min_size=1, max_size=40), _PIECES), min_size=1, max_size=8))
+def test_any_shape_repeated_to_a_megabyte_stays_linear(parts: list[bytes]) -> None:
+    # Whatever the shape, 1 MB of it is read (or refused) in one pass: a quadratic reader
+    # spends minutes on a megabyte of the wrong shape.
+    unit = b"".join(parts)
+    data = unit * (1024 * 1024 // len(unit) + 1)
+    began = time.perf_counter()
+    scan(data)
+    with contextlib.suppress(BundleError):
+        parse_certificates(data, source="fuzz")
+    with contextlib.suppress(StoreError):
+        pem.load(data, source="fuzz")
+    assert time.perf_counter() - began < 5.0
