@@ -273,3 +273,47 @@ def test_corrupted_real_shape_parses_or_raises(offset: int, junk: bytes) -> None
         parse_bundle(bytes(data), source="fuzz")
     except BundleError:
         pass
+
+
+# --- import cost (issue 12) -------------------------------------------------------------------
+
+
+def test_pkcs7_support_is_imported_only_for_pkcs7_input() -> None:
+    # cryptography's pkcs7 module pulls in the email package: a PEM bundle must not pay for it.
+    import subprocess
+    import sys
+
+    pkcs7 = "cryptography.hazmat.primitives.serialization.pkcs7"
+    script = (
+        "import sys\n"
+        "from rdstrust.bundle import read_bundle\n"
+        f"read_bundle({str(FIXTURES / 'bundles' / 'g1.pem')!r}, accept_unknown_rds=True)\n"
+        f"print({pkcs7!r} in sys.modules)\n"
+        f"read_bundle({str(FIXTURES / 'bundles' / 'g1.p7b')!r}, accept_unknown_rds=True)\n"
+        f"print({pkcs7!r} in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "True"]
+
+
+# --- PEM framing (issue 8.1, 8.7) -----------------------------------------------------------
+
+
+def test_indented_begin_line_is_taken() -> None:
+    # AWS's us-east-1 bundle of 2024-10 starts with four spaces before its first BEGIN line.
+    bundle = parse_bundle(b"    " + g1_bytes(), source="indented.pem")
+    assert bundle.certificates == parse_bundle(g1_bytes()).certificates
+
+
+def test_x509_certificate_label_is_a_certificate() -> None:
+    data = g1_bytes().replace(b"CERTIFICATE-----", b"X509 CERTIFICATE-----")
+    assert len(parse_bundle(data, source="x509.pem")) == 9
+
+
+def test_begin_after_other_text_on_its_line_is_refused() -> None:
+    # OpenSSL does not see such a block: a bundle whose readers disagree is refused.
+    data = g1_bytes() + b"note -----BEGIN CERTIFICATE-----\n"
+    with pytest.raises(BundleError, match=r"line \d+ that does not start a PEM block"):
+        parse_bundle(data, source="stray.pem")

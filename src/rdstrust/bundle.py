@@ -13,31 +13,36 @@ written. Accepted shapes, detected from the bytes and never from the file name:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs7
 
 from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, describe, sha256_hex
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
 from rdstrust.known_cas import UnknownRdsCaError, unknown_rds_accepted
+from rdstrust.output import internal
+from rdstrust.pemscan import (
+    PKCS7_LABELS,
+    PemBlock,
+    PemError,
+    decode_body,
+    line_number,
+    scan,
+    shown_label,
+)
 
 #: Refuse inputs larger than this: the global bundle is about 170 KB.
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 
-_BLOCK = re.compile(
-    rb"-----BEGIN (?P<label>[A-Z0-9 ]+)-----(?P<body>.*?)-----END (?P=label)-----", re.DOTALL
-)
-_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----")
+#: Labels a bundle may hold certificates under (what OpenSSL reads as a plain certificate).
+_CERT_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE"})
 _HTML = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|script|div|meta)\b", re.IGNORECASE)
-_KEY_LABELS = re.compile(rb"PRIVATE KEY|ENCRYPTED PRIVATE KEY|RSA PRIVATE KEY|EC PRIVATE KEY")
+_KEY_LABELS = re.compile(r"PRIVATE KEY")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -54,7 +59,7 @@ class Bundle:
     sha256: str = ""
     #: Things a user should know that did not stop the read (foreign certificates taken, ...).
     notes: tuple[str, ...] = ()
-    raw: bytes = field(default=b"", repr=False, compare=False)
+    raw: bytes = internal(default=b"", compare=False)
 
     def __len__(self) -> int:
         return len(self.certificates)
@@ -299,15 +304,30 @@ def _parse_der(data: bytes, source: str) -> tuple[str, list[tuple[x509.Certifica
             return "der", [(cert, data)]
         except ValueError:
             pass
-        try:
-            certs = pkcs7.load_der_pkcs7_certificates(data)
-        except ValueError:
+        certs = _load_pkcs7(data)
+        if certs is None:
             raise BundleError(
                 f"{source} is binary data that is neither a DER certificate nor a PKCS7 (.p7b) "
                 "bundle; the file is damaged or of another kind.",
                 source=source,
-            ) from None
+            )
     return "pkcs7-der", _with_der(certs, source)
+
+
+def _load_pkcs7(der: bytes) -> list[x509.Certificate] | None:
+    """The certificates of a DER PKCS7 bundle, ``None`` when it is not one.
+
+    Imported here, not at the top: cryptography's pkcs7 module pulls in the ``email`` package,
+    an import cost every PEM bundle would pay for nothing.
+    """
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pkcs7.load_der_pkcs7_certificates(der)
+        except ValueError:
+            return None
 
 
 def _with_der(
@@ -321,49 +341,54 @@ def _with_der(
 
 
 def _parse_pem(data: bytes, source: str) -> list[tuple[x509.Certificate, bytes]]:
-    blocks = list(_BLOCK.finditer(data))
-    begins = len(_BEGIN.findall(data))
-    if not blocks and not begins:
+    found = scan(data, indented=True)
+    if found.problem is not None:
+        raise BundleError(
+            f"{source} is truncated or damaged: {found.problem}; download the bundle again.",
+            source=source,
+        )
+    if found.strays:
+        # OpenSSL only sees a block whose BEGIN line starts a line: a certificate behind other
+        # text on its line would be in the bundle for one reader and not for another.
+        raise BundleError(
+            f"{source} has '-----BEGIN' text at line {line_number(data, found.strays[0])} "
+            "that does not start a PEM block (other text comes before it on its line, or the "
+            "line is incomplete); fix or download the bundle again.",
+            source=source,
+        )
+    if not found.blocks:
         raise BundleError(
             f"{source} contains no PEM certificate blocks (no '-----BEGIN CERTIFICATE-----'); "
             "it is not a CA bundle.",
             source=source,
         )
-    if begins != len(blocks):
-        raise BundleError(
-            f"{source} is truncated: {begins} PEM blocks begin but only {len(blocks)} end; "
-            "download the bundle again.",
-            source=source,
-        )
     result: list[tuple[x509.Certificate, bytes]] = []
-    for index, block in enumerate(blocks, start=1):
-        label = block.group("label").decode("ascii")
-        if _KEY_LABELS.search(block.group("label")):
+    for block in found.blocks:
+        index, label = block.number, block.label
+        if _KEY_LABELS.search(label):
             raise BundleError(
-                f"{source} contains a private key (PEM block {index}, {label}); a CA bundle "
-                "never holds keys: check that you picked the right file, and keep the key secret.",
+                f"{source} contains a private key (PEM block {index}, {shown_label(label)}); a CA "
+                "bundle never holds keys: check that you picked the right file, and keep the key "
+                "secret.",
                 source=source,
             )
-        der = _decode_body(block.group("body"), source, index)
-        if label == "PKCS7":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    certs = pkcs7.load_der_pkcs7_certificates(der)
-                except ValueError:
-                    raise BundleError(
-                        f"{source}: PEM block {index} (PKCS7) is not a valid PKCS7 bundle; "
-                        "download it again.",
-                        source=source,
-                    ) from None
+        if label not in _CERT_LABELS and label not in PKCS7_LABELS:
+            raise BundleError(
+                f"{source} contains a PEM block of type {shown_label(label)} (block {index}), not "
+                "a certificate; a CA bundle holds only CERTIFICATE blocks.",
+                source=source,
+            )
+        der = _decode_body(data, block, source)
+        if label in PKCS7_LABELS:
+            certs = _load_pkcs7(der)
+            if certs is None:
+                raise BundleError(
+                    f"{source}: PEM block {index} (PKCS7) is not a valid PKCS7 bundle; "
+                    "download it again.",
+                    source=source,
+                )
             result.extend(_with_der(certs, source))
             continue
-        if label != "CERTIFICATE":
-            raise BundleError(
-                f"{source} contains a PEM block of type {label} (block {index}), not a "
-                "certificate; a CA bundle holds only CERTIFICATE blocks.",
-                source=source,
-            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -401,17 +426,12 @@ def _declared_der_length(der: bytes) -> int | None:
     return 2 + count + int.from_bytes(der[2 : 2 + count], "big")
 
 
-def _decode_body(body: bytes, source: str, index: int) -> bytes:
-    # PEM bodies may carry RFC 1421 headers ("Proc-Type: ...") in theory; certificates never do.
-    compact = b"".join(body.split())
+def _decode_body(data: bytes, block: PemBlock, source: str) -> bytes:
     try:
-        der = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
+        return decode_body(data, block)
+    except PemError as exc:
         raise BundleError(
-            f"{source}: PEM block {index} does not hold valid base64 (placeholder text such as "
-            "'xxxx', or a cut-off body); the file is not a real bundle, download it again.",
+            f"{source}: PEM block {block.number} {exc}; the file is not a real bundle, "
+            "download it again.",
             source=source,
         ) from None
-    if not der:
-        raise BundleError(f"{source}: PEM block {index} is empty.", source=source)
-    return der

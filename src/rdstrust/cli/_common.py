@@ -23,6 +23,7 @@ from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS
 from rdstrust.runner import Passwords
 from rdstrust.stores import StoreType
 from rdstrust.storespec import StoreSpec, jdk_cacerts, parse_store_spec
+from rdstrust.text import safe
 
 #: Widest accepted ``--warn-days`` / ``--expiring-days`` window: a century.
 MAX_DAYS = 36500
@@ -127,19 +128,30 @@ BundleArgument = Annotated[
 ]
 
 
+def _printable_lines(text: str) -> str:
+    # A backstop, not the escaping itself: renderers pass every value from a certificate,
+    # store or server through rdstrust.text.safe. Here the line breaks a renderer meant are
+    # kept and anything else that is not printable (ESC, CR, BEL, bidi overrides) is escaped.
+    return "\n".join(safe(line) for line in text.split("\n"))
+
+
 def err(message: str) -> None:
-    """Write a line for the human to stderr (progress, notes, summaries)."""
-    print(message, file=sys.stderr)
+    """Write a line for the human to stderr (progress, notes, summaries), escaped for a terminal."""
+    print(_printable_lines(message), file=sys.stderr)
 
 
 def out(text: str) -> None:
-    """Write data to stdout (tables, JSON): what a pipe consumes."""
+    """Write data to stdout (tables, JSON): what a pipe consumes, escaped for a terminal."""
+    text = _printable_lines(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 
 
 def emit(result: Any, *, json: bool, human: str) -> None:
-    """Print ``result`` as JSON when asked, else its human rendering."""
+    """Print ``result`` as JSON when asked (control characters escaped), else its human rendering.
+
+    ``human`` must already show values through :func:`rdstrust.text.safe`.
+    """
     out(dumps(result) if json else human)
 
 
@@ -153,7 +165,8 @@ def exit_on_error() -> Iterator[None]:
     try:
         yield
     except RdsTrustError as exc:
-        err(f"rdstrust: error: {exc.message}")
+        # One line whatever the message quotes (a subject, a path, a server's words).
+        err(f"rdstrust: error: {safe(exc.message)}")
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         err("rdstrust: interrupted")

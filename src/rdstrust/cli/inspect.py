@@ -21,6 +21,7 @@ from rdstrust.cli._common import (
 from rdstrust.listing import SOON_DAYS, StoreListing, list_store
 from rdstrust.runner import run_stores
 from rdstrust.storespec import parse_store_spec
+from rdstrust.text import safe
 
 
 def inspect(
@@ -61,29 +62,33 @@ def inspect(
         listing = outcome.result
     emit(listing, json=json, human=render_listing(listing))
     err(
-        f"{listing.store} ({listing.type}): {len(listing.entries)} entries, {listing.trusted} "
-        f"trusted, {listing.rds_cas} Amazon RDS CAs, {listing.expired} expired, "
+        f"{safe(listing.store)} ({listing.type}): {len(listing.entries)} entries, "
+        f"{listing.trusted} trusted, {listing.rds_cas} Amazon RDS CAs, {listing.expired} expired, "
         f"{listing.expiring} expiring within {soon_days} days."
     )
     for note in listing.notes:
-        err(f"note: {note}")
+        err(f"note: {safe(note)}")
 
 
 def render_listing(listing: StoreListing) -> str:
-    """A table: alias, type, generation, region, not-after, status, fingerprint, subject."""
+    """A table: alias, type, generation, region, not-after, status, fingerprint, subject.
+
+    Aliases and subjects come from the store: each is shown through :func:`safe`, so a control
+    character or bidi override in one is a visible escape, never a terminal command.
+    """
     rows = [("ALIAS", "TYPE", "GENERATION", "REGION", "NOT AFTER", "STATUS", "SHA-256", "SUBJECT")]
     for e in listing.entries:
         status = e.status if e.java_trusted is not False else f"{e.status},not-java-trusted"
         rows.append(
             (
-                e.alias,
+                safe(e.alias),
                 e.kind.value,
-                e.generation or "-",
-                e.region or "-",
+                safe(e.generation or "-"),
+                safe(e.region or "-"),
                 f"{e.not_after:%Y-%m-%d}" if e.not_after else "-",
                 status,
                 e.sha256 or "-",
-                e.subject or "-",
+                safe(e.subject or "-"),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]

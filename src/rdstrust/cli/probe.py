@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from rdstrust.cli._common import (
 from rdstrust.fetch import check_output_path
 from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, default_port, parse_target
 from rdstrust.probe import probe as run_probe
+from rdstrust.text import safe
 
 
 def probe(
@@ -76,32 +78,41 @@ def probe(
             write_bytes_atomic(save_chain, result.chain.to_pem())
     emit(result, json=json, human=render_probe(result))
     if save_chain is not None:
-        err(f"chain of {len(result.certificates)} certificate(s) written to {save_chain}")
+        err(f"chain of {len(result.certificates)} certificate(s) written to {safe(save_chain)}")
 
 
 def render_probe(result: ProbeResult) -> str:
-    """The issuing generation first, then one block per certificate sent."""
+    """The issuing generation first, then one block per certificate sent.
+
+    Everything here came from the server: each value is shown through :func:`safe`.
+    """
     rotated = "yes" if result.rotated else "no"
+    region = f" ({safe(result.region)})" if result.region else ""
     lines = [
-        f"server      {result.host}:{result.port} ({result.tls_version}, {result.cipher})",
-        f"issued by   {result.issuer}",
-        f"generation  {result.generation}" + (f" ({result.region})" if result.region else ""),
+        f"server      {safe(result.host)}:{result.port} ({safe(result.tls_version)}, "
+        f"{safe(result.cipher)})",
+        f"issued by   {safe(result.issuer)}",
+        f"generation  {safe(result.generation)}{region}",
         f"rotated     {rotated} (to a G1 CA)",
-        f"valid for   {', '.join(result.names) or '(no subjectAltName)'}",
+        f"valid for   {_names(result.names) or '(no subjectAltName)'}",
         f"expires     {result.not_after:%Y-%m-%d}",
     ]
     for cert in result.certificates:
         role = "server certificate" if cert.position == 0 else "CA certificate"
         lines += [
             "",
-            f"[{cert.position}] {role}: {cert.subject}",
-            f"    issuer     {cert.issuer} ({cert.issued_by})",
-            f"    key        {cert.key_type}",
+            f"[{cert.position}] {role}: {safe(cert.subject)}",
+            f"    issuer     {safe(cert.issuer)} ({safe(cert.issued_by)})",
+            f"    key        {safe(cert.key_type)}",
             f"    valid      {cert.not_before:%Y-%m-%d} .. {cert.not_after:%Y-%m-%d} "
             f"({cert.days_left} days left)",
             f"    sha256     {cert.sha256}",
         ]
         if cert.names:
-            lines.append(f"    names      {', '.join(cert.names)}")
-    lines += [f"note: {n}" for n in result.notes]
+            lines.append(f"    names      {_names(cert.names)}")
+    lines += [f"note: {safe(n)}" for n in result.notes]
     return "\n".join(lines)
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(safe(n) for n in names)

@@ -19,6 +19,7 @@ from rdstrust.cli._common import (
 )
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.split import SplitResult, split_bundle
+from rdstrust.text import safe
 
 
 def split(
@@ -35,16 +36,19 @@ def split(
         result = split_bundle(read_bundle(bundle, allow_foreign=allow_foreign), out_dir)
     emit(result, json=json, human=render_split(result))
     err(
-        f"{len(result.files)} certificates from {result.source} in {result.out_dir}: "
+        f"{len(result.files)} certificates from {safe(result.source)} in {safe(result.out_dir)}: "
         f"{result.written} file(s) written, {result.unchanged} unchanged"
         + (f", {len(result.removed)} no longer in the bundle removed." if result.removed else ".")
     )
 
 
 def render_split(result: SplitResult) -> str:
-    """A table of the files written: file, generation, region, expiry."""
+    """A table of the files written: file, generation, region, expiry (values through safe)."""
     rows = [("FILE", "GENERATION", "REGION", "NOT AFTER")]
-    rows += [(f.file, f.generation, f.region or "-", f.not_after[:10]) for f in result.files]
+    rows += [
+        (safe(f.file), safe(f.generation), safe(f.region or "-"), safe(f.not_after[:10]))
+        for f in result.files
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(r))

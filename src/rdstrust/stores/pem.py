@@ -1,10 +1,22 @@
 """PEM trust stores (what libpq's ``sslrootcert``, OpenSSL and most non-Java clients read).
 
-Every ``CERTIFICATE`` block is a trusted certificate. The existing text is kept exactly as it
-is (comments, ordering, line ends, other blocks); new certificates are appended, each after a
-``# alias: subject`` comment line naming it. Removing a certificate (``--prune-expired``) cuts
-out just its block and, when the line right before it is that rdstrust label for this very
-certificate, the label; any other text (a file header, someone's notes) is never removed.
+A store is read the way libpq reads it (:mod:`rdstrust.pemscan`): every block OpenSSL loads as
+a certificate is a trusted-certificate entry, whatever its label (``CERTIFICATE``, ``X509
+CERTIFICATE``, ``TRUSTED CERTIFICATE``) and wherever its BEGIN line falls. A ``TRUSTED
+CERTIFICATE`` is reported as its certificate (OpenSSL loads it as a trust anchor; the trust
+settings after it may still narrow what OpenSSL accepts it for). A file OpenSSL would refuse as a
+whole (a block that never ends) is refused, and so is a file in which Java's
+``CertificateFactory`` (pgjdbc's ``sslrootcert``) would find certificates libpq does not: under
+another label (Java reads any label, and PKCS7) or after a bare carriage return.
+
+The existing text is kept exactly as it is (comments, ordering, line ends, other blocks); new
+certificates are appended, each after a ``# alias: subject`` comment line naming it. That line
+is built from :func:`rdstrust.text.safe` (one line of printable ASCII): a subject is
+attacker-controlled and, written raw, its newlines could plant a block only OpenSSL reads.
+
+Removing a certificate (``--prune-expired``) cuts out just its block and, when the line right
+before it is that rdstrust label for this very certificate, the label; any other text (a file
+header, someone's notes) is never removed.
 """
 
 from __future__ import annotations
@@ -13,18 +25,25 @@ import base64
 import binascii
 import hashlib
 import re
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rdstrust.certs import CertInfo, der_to_pem
 from rdstrust.errors import StoreError
-from rdstrust.stores import EntryKind, NewCert, StoreEntry, describe_der
-
-_BLOCK = re.compile(
-    rb"-----BEGIN (?P<label>(?:TRUSTED )?CERTIFICATE)-----(?P<body>.*?)"
-    rb"-----END (?P=label)-----[ \t]*(?:\r?\n)?",
-    re.DOTALL,
+from rdstrust.pemscan import (
+    CERTIFICATE_LABELS,
+    PemBlock,
+    PemError,
+    PemScan,
+    decode_body,
+    line_number,
+    scan,
+    shown_label,
 )
+from rdstrust.stores import EntryKind, NewCert, StoreEntry, describe_der
+from rdstrust.text import safe
 
 
 @dataclass(frozen=True)
@@ -77,11 +96,42 @@ class PemStore:
     ) -> bytes:
         """The text with blocks at ``remove`` cut out and ``add`` appended."""
         del password, profile
-        text = self.text
-        for index in sorted(remove, reverse=True):
+        pieces, pos = [], 0
+        for index in sorted(remove):  # one join, not one copy of the file per removed block
             span = self._spans[index]
-            text = text[: span.start] + text[span.end :]
-        return _append(text, add)
+            pieces.append(self.text[pos : span.start])
+            pos = span.end
+        text = b"".join([*pieces, self.text[pos:]])
+        kept = [e.sha256 for i, e in enumerate(self.entries) if i not in remove]
+        return _checked(_append(text, add), kept, add, self.source)
+
+
+def _checked(text: bytes, kept: Sequence[str | None], add: Sequence[NewCert], source: str) -> bytes:
+    """``text``, after checking that OpenSSL would load exactly the intended certificates.
+
+    The certificates are counted the way libpq reads the file, so text that smuggles a block
+    in (or cuts one off) is refused here, with its own sentence, before anything is written.
+    """
+    intended = Counter([*kept, *(hashlib.sha256(c.der).hexdigest() for c in add)])
+    try:
+        seen = Counter(fingerprints(text, source=source))
+    except StoreError:
+        seen = Counter()
+    if seen != intended:
+        raise StoreError(
+            f"Refusing to write {safe(source)}: OpenSSL would read {sum(seen.values())} "
+            f"certificate(s) from the new file where rdstrust means to write "
+            f"{sum(intended.values())}; the store or a certificate holds text that reads as "
+            "a hidden PEM block, so nothing was written.",
+            path=source,
+        )
+    return text
+
+
+def _comment(cert: NewCert) -> bytes:
+    # One line of printable ASCII whatever the alias and subject hold: a newline in a subject
+    # written raw would start a line of its own, and OpenSSL reads any line as PEM.
+    return f"# {safe(cert.alias, ascii=True)}: {safe(cert.subject, ascii=True)}".encode("ascii")
 
 
 def _append(text: bytes, add: Sequence[NewCert]) -> bytes:
@@ -92,7 +142,7 @@ def _append(text: bytes, add: Sequence[NewCert]) -> bytes:
         text += newline
     parts = [text]
     for cert in add:
-        comment = f"# {cert.alias}: {cert.subject}".encode("utf-8", "replace")
+        comment = _comment(cert)
         block = der_to_pem(cert.der)
         if newline != b"\n":
             block = block.replace(b"\n", newline)
@@ -105,30 +155,102 @@ def create(
 ) -> bytes:
     """A new PEM bundle holding ``add``."""
     del password, profile
-    return _append(b"", add)
+    return _checked(_append(b"", add), [], add, "the new store")
 
 
 def looks_like_pem(data: bytes) -> bool:
-    """Whether bytes are text holding at least one certificate block."""
-    return b"\x00" not in data[:65536] and _BLOCK.search(data) is not None
+    """Whether bytes are text holding at least one block OpenSSL reads as a certificate."""
+    if b"\x00" in data[:65536]:
+        return False
+    return any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)
+
+
+def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlock]:
+    """The blocks libpq loads as certificates; refuse a file other readers read differently."""
+    if found.problem is not None:
+        raise StoreError(
+            f"{safe(source)}: {found.problem}, so OpenSSL (libpq) cannot load this file at all; "
+            "repair or replace it.",
+            path=source,
+        )
+    for stray in found.strays:
+        if data[stray - 1 : stray] == b"\r":
+            # A bare CR ends a line for Java's CertificateFactory (pgjdbc) but not for OpenSSL.
+            raise StoreError(
+                f"{safe(source)} has a PEM block after a bare carriage return (line "
+                f"{line_number(data, stray)}) that Java reads and OpenSSL skips; fix the line "
+                "ends so every reader trusts the same certificates.",
+                path=source,
+            )
+    for block in found.blocks:
+        if block.label not in CERTIFICATE_LABELS and _holds_certificates(data, block):
+            # OpenSSL skips other labels; Java's CertificateFactory reads any label, PKCS7 too.
+            raise StoreError(
+                f"{safe(source)} holds certificates in a {shown_label(block.label)} block (block "
+                f"{block.number}), which libpq skips but Java (pgjdbc) trusts; rewrite them as "
+                "CERTIFICATE blocks (openssl pkcs7 -print_certs) or remove the block.",
+                path=source,
+            )
+    return [b for b in found.blocks if b.label in CERTIFICATE_LABELS]
+
+
+def _holds_certificates(data: bytes, block: PemBlock) -> bool:
+    """Whether a block's body, decoded as leniently as Java does, is a certificate or PKCS7."""
+    # Java's MIME base64 decoder ignores every character outside the alphabet.
+    text = re.sub(rb"[^A-Za-z0-9+/]", b"", data[block.body_start : block.body_end])
+    try:
+        der = base64.b64decode(text + b"=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    if der[:1] != b"\x30":
+        return False
+    if describe_der(_first_element(der)) is not None:
+        return True
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return bool(pkcs7.load_der_pkcs7_certificates(der))
+        except ValueError:
+            return False
+
+
+def _certificate_der(data: bytes, block: PemBlock, n: int, source: str) -> bytes:
+    try:
+        return _first_element(decode_body(data, block))
+    except PemError as exc:
+        raise StoreError(
+            f"{safe(source)}: certificate block {n} {exc}; the file is damaged.", path=source
+        ) from None
+
+
+def fingerprints(data: bytes, *, source: str) -> list[str]:
+    """SHA-256 of every certificate libpq loads from PEM text, in order (nothing parsed).
+
+    Raises :class:`StoreError` as :func:`load` does.
+    """
+    blocks = _certificate_blocks(data, scan(data), source)
+    return [
+        hashlib.sha256(_certificate_der(data, block, n, source)).hexdigest()
+        for n, block in enumerate(blocks, start=1)
+    ]
 
 
 def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
-    """Parse a PEM store. Raises :class:`StoreError` for a block that is not valid base64."""
+    """Parse a PEM store as libpq reads it; see the module docstring.
+
+    Raises :class:`StoreError` for a certificate block whose body is not plain base64, a block
+    that never ends, and certificates only Java would read.
+    """
     del password
     entries: list[StoreEntry] = []
     spans: list[_Span] = []
-    for n, match in enumerate(_BLOCK.finditer(data), start=1):
-        body = b"".join(match.group("body").split())
-        try:
-            der_bytes = _first_element(base64.b64decode(body, validate=True))
-        except (binascii.Error, ValueError):
-            raise StoreError(
-                f"{source}: certificate block {n} is not valid base64; the file is damaged.",
-                path=source,
-            ) from None
+    for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
+        block_start, block_end = block.start, block.end
+        der_bytes = _certificate_der(data, block, n, source)
         info = describe_der(der_bytes)
-        label, start = _label(data, match.start(), info)
+        label, start = _label(data, block_start, info)
         alias = label or (info.alias if info is not None else f"certificate-{n}")
         entries.append(
             StoreEntry(
@@ -139,7 +261,7 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
                 certificates=(der_bytes,),
             )
         )
-        spans.append(_Span(start, match.end()))
+        spans.append(_Span(start, block_end))
     return PemStore(text=data, entries=entries, spans=spans, source=source)
 
 
@@ -159,11 +281,13 @@ def _label(data: bytes, block_start: int, info: CertInfo | None) -> tuple[str | 
         line = data[line_start:block_start].decode("utf-8").strip()
     except UnicodeDecodeError:
         return None, block_start
-    own_suffix = f": {info.subject}"
-    if line.startswith("# ") and line.endswith(own_suffix):
-        alias = line[2 : -len(own_suffix)].strip()
-        if alias:
-            return alias, line_start
+    # rdstrust writes the subject escaped (safe(..., ascii=True)); stores written before that
+    # carry it raw, which still matches when it was one line.
+    for own_suffix in dict.fromkeys((f": {safe(info.subject, ascii=True)}", f": {info.subject}")):
+        if line.startswith("# ") and line.endswith(own_suffix):
+            alias = line[2 : -len(own_suffix)].strip()
+            if alias:
+                return alias, line_start
     name = line.lstrip("#").strip()
     if info.common_name and name == info.common_name:
         return name, block_start
