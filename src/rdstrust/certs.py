@@ -95,7 +95,7 @@ class CertInfo:
     makes aliases unique across a bundle.
     """
 
-    der: bytes = field(repr=False)
+    der: bytes = field(repr=False, metadata={"json": False})
     sha256: str
     subject: str
     issuer: str
@@ -112,7 +112,9 @@ class CertInfo:
     #: :mod:`rdstrust.known_cas`). ``generation`` and ``region`` come from the subject, which
     #: anyone can write; this comes from the bytes.
     known: bool
-    certificate: x509.Certificate = field(repr=False, compare=False, hash=False)
+    certificate: x509.Certificate = field(
+        repr=False, compare=False, hash=False, metadata={"json": False}
+    )
 
     @property
     def is_rds(self) -> bool:

@@ -152,7 +152,7 @@ class FetchResult:
     certificates: int
     generations: dict[str, int]
     #: The validated bundle (not part of JSON output).
-    bundle: Bundle = field(repr=False, compare=False)
+    bundle: Bundle = field(repr=False, compare=False, metadata={"json": False})
     #: The body came from the cache because the server answered ``304 Not Modified``.
     from_cache: bool = False
     #: The bundle is the one the cache already held (a 304, or a 200 with identical bytes).

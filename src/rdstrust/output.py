@@ -33,10 +33,9 @@ def _in_json(f: dataclasses.Field[Any]) -> bool:
     choice = f.metadata.get(JSON_KEY)
     if choice is not None:
         return bool(choice)
-    # Transitional: fields that only say repr=False (CertInfo.der, StoreEntry.certificates ...)
-    # are still left out until each declares internal(); explicit metadata always wins, so a
-    # repr=False field marked {"json": True} is written.
-    return f.repr
+    # Only explicit metadata leaves a field out: repr=False is about debugging output, and
+    # tying JSON to it silently dropped fields that were meant to be data.
+    return True
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -114,7 +114,9 @@ class ProbeResult:
     not_after: datetime
     notes: tuple[str, ...] = ()
     #: The chain as sent (leaf first), for ``verify`` and ``--save-chain``.
-    chain: Chain = field(repr=False, compare=False, default=Chain("<none>", ()))
+    chain: Chain = field(
+        repr=False, compare=False, default=Chain("<none>", ()), metadata={"json": False}
+    )
     #: The version a MySQL / MariaDB server announced in its greeting (escaped, shortened);
     #: None for PostgreSQL and plain TLS, which announce none before TLS.
     server_version: str | None = None

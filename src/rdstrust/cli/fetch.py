@@ -17,6 +17,7 @@ from rdstrust.errors import UsageError
 from rdstrust.fetch import FetchResult, check_output_path, save_bundle
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.output import dumps
+from rdstrust.text import safe
 
 OutputOption = Annotated[
     Path | None,
@@ -76,13 +77,13 @@ def render_fetch(result: FetchResult) -> str:
     if result.output and not result.written:
         where += " (already up to date)"
     if result.url is None:
-        head = f"Validated {what} from {result.source}"
+        head = f"Validated {what} from {safe(result.source)}"
     elif result.from_cache:
-        head = f"Not modified since last fetch (cache): {what} from {result.source}"
+        head = f"Not modified since last fetch (cache): {what} from {safe(result.source)}"
     else:
-        head = f"Fetched {what} from {result.source}"
+        head = f"Fetched {what} from {safe(result.source)}"
         if result.not_modified:
             head += " (same as cached)"
-    lines = [f"{head} -> {where}, sha256 {result.sha256}"]
-    lines += [f"note: {note}" for note in (*result.bundle.notes, *result.notes)]
+    lines = [f"{head} -> {safe(where)}, sha256 {result.sha256}"]
+    lines += [f"note: {safe(note)}" for note in (*result.bundle.notes, *result.notes)]
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.merge import MergeResult, MergeRun, merge_stores
 from rdstrust.runner import StoreFailure
+from rdstrust.text import safe
 
 BundleOption = Annotated[
     Path,
@@ -56,7 +57,7 @@ def merge(v: Values) -> None:
         loaded = read_bundle(v["bundle"], allow_foreign=v["allow_foreign"])
 
         def report(failure: StoreFailure) -> None:
-            err(f"rdstrust: error: {failure.message}")
+            err(f"rdstrust: error: {safe(failure.message)}")
 
         run = merge_stores(specs, loaded, options, passwords=passwords, on_failure=report)
     emit(run, json=v["json"], human=render_merge(run))
@@ -72,11 +73,11 @@ def _summary(result: MergeResult) -> str:
     elif result.written:
         verdict = "created" if result.created else "written"
         if result.backup:
-            verdict += f", previous file kept as {result.backup}"
+            verdict += f", previous file kept as {safe(result.backup)}"
     else:
         verdict = "unchanged, nothing written"
     return (
-        f"{result.store} ({result.type}): {len(result.added)} added, "
+        f"{safe(result.store)} ({result.type}): {len(result.added)} added, "
         f"{len(result.already_present)} already present, {result.kept} kept, "
         f"{len(result.pruned)} pruned; {verdict}."
     )
@@ -86,21 +87,22 @@ def render_merge(run: MergeRun) -> str:
     """Per store: one line per certificate added (+), present (=) or pruned (-), then notes."""
     lines: list[str] = []
     for result in run.stores:
-        lines.append(f"{result.store} ({result.type})")
+        lines.append(f"{safe(result.store)} ({result.type})")
         rows = [("+", c) for c in result.added]
         rows += [("=", c) for c in result.already_present]
         rows += [("-", c) for c in result.pruned]
-        width = max((len(c.alias) for _, c in rows), default=0)
+        width = max((len(safe(c.alias)) for _, c in rows), default=0)
         for mark, cert in rows:
             lines.append(
-                f"  {mark} {cert.alias.ljust(width)}  {cert.not_after:%Y-%m-%d}  {cert.sha256[:16]}"
+                f"  {mark} {safe(cert.alias).ljust(width)}  {cert.not_after:%Y-%m-%d}  "
+                f"{cert.sha256[:16]}"
             )
         lines.append(
             f"  {len(result.added)} added, {len(result.already_present)} already present, "
             f"{result.kept} existing kept, {len(result.pruned)} pruned"
         )
-        lines.extend(f"  note: {note}" for note in result.notes)
+        lines.extend(f"  note: {safe(note)}" for note in result.notes)
     for failure in run.failed:
-        lines.append(f"{failure.store}: FAILED (left unchanged)")
-        lines.append(f"  error: {failure.message}")
+        lines.append(f"{safe(failure.store)}: FAILED (left unchanged)")
+        lines.append(f"  error: {safe(failure.message)}")
     return "\n".join(lines)

@@ -31,6 +31,7 @@ from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
 from rdstrust.pathcheck import read_chain
 from rdstrust.runner import StoreFailure
+from rdstrust.text import safe
 from rdstrust.update import READY, StoreUpdate, UpdateOptions, UpdateResult, update_stores
 
 CreateOption = Annotated[
@@ -136,7 +137,7 @@ def _verify_options(v: Values, region: str) -> VerifyOptions:
 def _failure(failure: StoreFailure) -> str:
     # Most store errors already name the store; prefix it only where the message does not.
     message = failure.message
-    return message if failure.store in message else f"{failure.store}: {message}"
+    return safe(message if failure.store in message else f"{failure.store}: {message}")
 
 
 def render_update(result: UpdateResult) -> str:
@@ -150,18 +151,18 @@ def render_update(result: UpdateResult) -> str:
 
 
 def _render_store(item: StoreUpdate) -> list[str]:
-    lines = [f"{item.store}: {item.status}"]
+    lines = [f"{safe(item.store)}: {item.status}"]
     if item.error:
-        return [*lines, f"  error: {item.error}"]
+        return [*lines, f"  error: {safe(item.error)}"]
     merged = item.merge
     if merged is not None:
         verb = "would add" if merged.dry_run else "added"
         lines.append(
             f"  {merged.type}: {verb} {len(merged.added)}, already present "
             f"{len(merged.already_present)}, kept {merged.kept}, pruned {len(merged.pruned)}"
-            + (f"; backup {merged.backup}" if merged.backup else "")
+            + (f"; backup {safe(merged.backup)}" if merged.backup else "")
         )
-        lines.extend(f"  note:   {note}" for note in merged.notes)
+        lines.extend(f"  note:   {safe(note)}" for note in merged.notes)
     lines.extend(_render_verdict(item))
     if item.settings is not None and item.status in READY:
         lines.extend(_render_settings(item.settings))
@@ -179,15 +180,15 @@ def _render_verdict(item: StoreUpdate) -> list[str]:
     ]
     if report.path is not None:
         verdict = "trusted" if report.path.trusted else "NOT trusted"
-        lines.append(f"  chain:  {verdict}: {report.path.message}")
+        lines.append(f"  chain:  {verdict}: {safe(report.path.message)}")
     if report.java is not None and report.java.verdict is not None:
         java = report.java.verdict
         lines.append(
             f"  jvm:    Java {java.java_version}: {'trusted' if java.ok else 'NOT trusted'}"
-            f" ({java.message})"
+            f" ({safe(java.message)})"
         )
-    lines.extend(f"    - {reason}" for reason in report.reasons)
-    lines.extend(f"    ! {warning}" for warning in report.warnings)
+    lines.extend(f"    - {safe(reason)}" for reason in report.reasons)
+    lines.extend(f"    ! {safe(warning)}" for warning in report.warnings)
     return lines
 
 
@@ -205,4 +206,4 @@ def _render_settings(settings: ClientSettings) -> list[str]:
     rows += list(zip(labels, settings.mariadb_jdbc_urls, strict=False))
     rows += [("mysql CLI", line) for line in settings.mysql_cli]
     rows += [("note", note) for note in (*settings.notes, *settings.mysql_notes)]
-    return [f"  {label + ':':<8} {text}" for label, text in rows]
+    return [f"  {label + ':':<8} {safe(text)}" for label, text in rows]

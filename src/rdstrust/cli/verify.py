@@ -43,6 +43,7 @@ from rdstrust.probe import (
     probe,
 )
 from rdstrust.runner import StoreFailure
+from rdstrust.text import safe
 from rdstrust.verify import VerifyReport, VerifyResult, parse_time, reference_bundle, verify_stores
 
 _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
@@ -204,7 +205,7 @@ def verify(v: Values) -> None:
         )
 
         def report(failure: StoreFailure) -> None:
-            err(f"rdstrust: error: {failure.message}")
+            err(f"rdstrust: error: {safe(failure.message)}")
 
         result = verify_stores(specs, reference, options, passwords=passwords, on_failure=report)
     emit(result, json=v["json"], human=render_verify(result))
@@ -252,19 +253,23 @@ def render_verify(result: VerifyResult) -> str:
     """Per store: one line per check (membership, path, expiry, Java), then reasons."""
     ref = result.reference
     lines = [
-        f"reference  {ref.bundle}: {len(ref.required)} required CA(s) of "
+        f"reference  {safe(ref.bundle)}: {len(ref.required)} required CA(s) of "
         f"{', '.join(g.value for g in ref.generations)}"
         + (f" in {ref.region}" if ref.region else ""),
         f"time       {result.at:%Y-%m-%d %H:%M:%S} UTC",
     ]
     if result.chain is not None:
         checked = result.hostname or "not checked (verify-ca)"
-        lines.append(f"chain      {result.chain}; host name {checked}")
+        lines.append(f"chain      {safe(result.chain)}; host name {safe(checked)}")
     for report in result.stores:
         lines.append("")
         lines.extend(_render_store(report))
     for failure in result.failed:
-        lines += ["", f"ERROR {failure.store}: not checked", f"  error: {failure.message}"]
+        lines += [
+            "",
+            f"ERROR {safe(failure.store)}: not checked",
+            f"  error: {safe(failure.message)}",
+        ]
     return "\n".join(lines)
 
 
@@ -274,7 +279,7 @@ def _render_store(report: VerifyReport) -> list[str]:
     m = report.membership
     rows.append(("membership", _mark(m.ok), f"{len(m.present)}/{m.required} required CAs trusted"))
     if report.path is not None:
-        rows.append(("path", _mark(report.path.trusted), report.path.message))
+        rows.append(("path", _mark(report.path.trusted), safe(report.path.message)))
     else:
         rows.append(("path", "-", "no chain given (--chain or --host)"))
     e = report.expiry
@@ -303,11 +308,11 @@ def _render_store(report: VerifyReport) -> list[str]:
                     "jvm",
                     _mark(verdict_j.ok),
                     f"Java {verdict_j.java_version}, {verdict_j.anchors} anchor(s): "
-                    f"{verdict_j.message}" + (f" ({agree})" if agree else ""),
+                    f"{safe(verdict_j.message)}" + (f" ({agree})" if agree else ""),
                 )
             )
-    lines = [f"{verdict}  {report.store} ({report.type}, {report.entries} entries)"]
+    lines = [f"{verdict}  {safe(report.store)} ({report.type}, {report.entries} entries)"]
     lines += [f"  {name:<10} {mark:<4} {text}" for name, mark, text in rows]
-    lines += [f"  reason: {r}" for r in report.reasons]
-    lines += [f"  note: {w}" for w in report.warnings]
+    lines += [f"  reason: {safe(r)}" for r in report.reasons]
+    lines += [f"  note: {safe(w)}" for w in report.warnings]
     return lines

@@ -65,7 +65,7 @@ class StoreEntry:
     kind: EntryKind
     sha256: str | None
     info: CertInfo | None
-    certificates: tuple[bytes, ...] = field(default=(), repr=False)
+    certificates: tuple[bytes, ...] = field(default=(), repr=False, metadata={"json": False})
     java_trusted: bool | None = None
 
 
@@ -93,7 +93,7 @@ class NewCert:
     """A certificate to add to a store as a trusted-certificate entry under ``alias``."""
 
     alias: str
-    der: bytes = field(repr=False)
+    der: bytes = field(repr=False, metadata={"json": False})
     subject: str
     #: Used as the entry timestamp where the format has one (JKS): fixed, so output is stable.
     #: Normalised to UTC; a naive value is taken as UTC (never as local time, which would make
