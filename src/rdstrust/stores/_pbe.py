@@ -172,16 +172,20 @@ class KeyDeriver:
 
     def __init__(self, budget: int = MAX_TOTAL_ITERATIONS) -> None:
         self.budget = budget
-        #: Iterations run so far (cache hits are free).
+        #: Iterations run so far against this budget (cache hits are free).
         self.spent = 0
-        #: Derivations actually run (not served from the cache).
-        self.runs = 0
         self._cache: dict[tuple[object, ...], bytes] = {}
+        self._runs = [0]  # shared with fresh_budget() copies, like the cache
+
+    @property
+    def runs(self) -> int:
+        """Derivations actually run (not served from the cache), over every shared budget."""
+        return self._runs[0]
 
     def fresh_budget(self) -> KeyDeriver:
         """A deriver with the same cache and a new budget (a render after a load)."""
         other = KeyDeriver(self.budget)
-        other._cache = self._cache
+        other._cache, other._runs = self._cache, self._runs
         return other
 
     def check_declared(self, total: int) -> None:
@@ -193,7 +197,7 @@ class KeyDeriver:
         if self.spent + count > self.budget:
             raise WorkBudgetExceeded(self.spent + count, self.budget)
         self.spent += count
-        self.runs += 1
+        self._runs[0] += 1
 
     def pkcs12(
         self, password: bytes, salt: bytes, ident: int, count: int, size: int, hash_name: str

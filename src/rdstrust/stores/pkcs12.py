@@ -461,9 +461,9 @@ def load(
     deriver = keys.fresh_budget() if keys is not None else KeyDeriver()
     try:
         return _load(data, source, password, deriver)
-    except der.TooManyElements as exc:
+    except der.TooManyElements:
         raise StoreError(
-            f"{source} holds more than {exc.limit:,} PKCS12 bags (or elements in one place), "
+            f"{source} holds more than {MAX_ENTRIES:,} PKCS12 bags (or elements in one place), "
             "more than any real store; it is damaged or hostile.",
             path=source,
         ) from None
