@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pyjks_readback"]  # pyjks reads back every JKS/JCEKS rdstrust writes
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 #: The real RDS bundles (and broken files) shared by the workplace; absent in a user's clone.
