@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require_tool
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle
@@ -288,3 +290,24 @@ def test_pruned_envelope_gets_a_fresh_salt_and_iv_and_keeps_its_settings(
         capture_output=True,
     ).stdout  # fmt: skip
     assert listed.count(b"BEGIN CERTIFICATE") == 9
+
+
+# --------------------------------------------------------------------------- the one DER reader
+
+
+@given(st.binary(max_size=12))
+def test_declared_size_answers_what_bundle_py_asks(data: bytes) -> None:
+    """_der.declared_size can replace bundle.py's own length reader (one DER reader)."""
+    from rdstrust.bundle import _declared_der_length
+
+    assert der.declared_size(data) == _declared_der_length(data)
+
+
+def test_read_header_forms() -> None:
+    assert der.read_header(b"\x30\x03abc") == der.Header(0x30, 2, 3)
+    assert der.read_header(b"\x30\x82\x01\x00") == der.Header(0x30, 4, 256)
+    assert der.read_header(b"\x30\x80") == der.Header(0x30, 2, None)  # BER indefinite
+    assert der.declared_size(b"\x30\x82\x01\x00") == 260  # cut off: announces 260 bytes
+    for bad in (b"\x30", b"\x30\x85\x01\x02\x03\x04\x05", b"\x1f\x01"):
+        with pytest.raises(der.DerError):
+            der.read_header(bad)
