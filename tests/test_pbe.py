@@ -172,11 +172,13 @@ def _old_rdstrust_store(password: str) -> bytes:
 def test_password_keyed_salts_of_earlier_versions_are_replaced_on_rewrite() -> None:
     old = _old_rdstrust_store(PW)
     _, loaded = parse_store(old, source="old.p12", password=PW)
+    assert isinstance(loaded, pkcs12.Pkcs12Store) and loaded.password_keyed_salts
     assert len(loaded.entries) == 9
     rewritten = loaded.render(remove=frozenset(), add=[], password=PW)
     assert not set(_salts_and_ivs(old)) & set(_salts_and_ivs(rewritten))
     _, again = parse_store(rewritten, source="old.p12", password=PW)
     assert [e.sha256 for e in again.entries] == [e.sha256 for e in loaded.entries]
+    assert isinstance(again, pkcs12.Pkcs12Store) and not again.password_keyed_salts
     # Negative control: a store whose salts are not password-keyed keeps them byte for byte.
     fresh = pkcs12.create(_certs(), password=PW, profile="legacy", encrypt_certificates=True)
     _, loaded = parse_store(fresh, source="new.p12", password=PW)

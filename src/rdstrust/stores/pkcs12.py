@@ -249,6 +249,15 @@ class Pkcs12Store:
         return self.mac is None and all(s.alg is None for s in self._safes)
 
     @property
+    def password_keyed_salts(self) -> bool:
+        """Whether an earlier rdstrust derived this store's salts from its password.
+
+        Such a file lets a password guess be tested with one HMAC; any :meth:`render` replaces
+        those salts, so a caller may want to rewrite the store even when nothing else changes.
+        """
+        return (self.mac is not None and self.mac.rekey) or any(s.rekey for s in self._safes)
+
+    @property
     def certificates_encrypted(self) -> bool:
         """Whether any envelope is encrypted (new certificates are then encrypted too)."""
         return any(s.alg is not None for s in self._safes)
