@@ -16,6 +16,8 @@ import pytest
 
 from rdstrust.known_cas import accepting_unknown_rds
 
+pytest_plugins = ["pyjks_readback"]  # pyjks reads back every JKS/JCEKS rdstrust writes
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 #: The real RDS bundles (and broken files) shared by the workplace; absent in a user's clone.

@@ -14,7 +14,14 @@ from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.errors import WrongPasswordError
 from rdstrust.listing import list_store
-from rdstrust.stores import CREATABLE_TYPES, EntryKind, NewCert, StoreType, create_store
+from rdstrust.stores import (
+    CREATABLE_TYPES,
+    EntryKind,
+    NewCert,
+    StoreType,
+    create_store,
+    pkcs12,
+)
 
 PW = "changeit"
 runner = CliRunner()
@@ -64,7 +71,14 @@ def test_cli_inspect_json_and_errors(tmp_path: Path) -> None:
     assert all(e["java_trusted"] for e in data["entries"])
     human = runner.invoke(app, ["inspect", str(store), "--storepass", PW])
     assert human.exit_code == 0 and "rds-ca-ecc384-g1-us-east-1" in human.stdout
-    locked = runner.invoke(app, ["inspect", str(store)], env={"RDSTRUST_STOREPASS": None})
+    # rdstrust's PKCS12 keeps certificates unencrypted (issue 11): readable without a password.
+    open_ = runner.invoke(app, ["inspect", str(store)], env={"RDSTRUST_STOREPASS": None})
+    assert open_.exit_code == 0 and "rds-ca-ecc384-g1-us-east-1" in open_.stdout
+    # A store whose certificates are encrypted needs its password.
+    encrypted = tmp_path / "encrypted.p12"
+    certs = [NewCert.from_info(c) for c in read_bundle(FIXTURES / "bundles" / "mixed.pem")]
+    encrypted.write_bytes(pkcs12.create(certs, password=PW, encrypt_certificates=True))
+    locked = runner.invoke(app, ["inspect", str(encrypted)], env={"RDSTRUST_STOREPASS": None})
     assert locked.exit_code == 5 and "password" in locked.output
     missing = runner.invoke(app, ["inspect", str(tmp_path / "nope.jks")])
     assert missing.exit_code == 5 and "does not exist" in missing.output

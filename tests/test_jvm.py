@@ -182,7 +182,7 @@ def test_encrypted_pkcs12_without_password_has_no_anchors_for_java(
     tmp_path: Path, java: str
 ) -> None:
     """The fact that bites: Java loads it "fine" and silently trusts nothing."""
-    store = make_store(tmp_path, "pkcs12", certs(G1))
+    store = make_store(tmp_path, "pkcs12-encrypted", certs(G1))
     verdict = java_trust_check(
         store, StoreType.PKCS12, chain("rsa2048-g1-us-east-1"), java=java, password=None
     )

@@ -23,7 +23,7 @@ from rdstrust.bundle import read_bundle
 from rdstrust.cli import app
 from rdstrust.merge import merge_store
 from rdstrust.options import MergeOptions
-from rdstrust.stores import EntryKind, StoreType, read_store
+from rdstrust.stores import EntryKind, NewCert, StoreType, pkcs12, read_store
 
 pytestmark = pytest.mark.jvm
 
@@ -240,19 +240,38 @@ def test_new_stores_are_read_by_keytool(
 
 def test_legacy_profile_uses_3des_and_sha1_mac(tmp_path: Path) -> None:
     openssl = require_tool("openssl")
+
+    def info(store: Path) -> str:
+        return subprocess.run(
+            [openssl, "pkcs12", "-in", str(store), "-passin", f"pass:{PASSWORD}", "-info",
+             "-nokeys"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr  # fmt: skip
+
+    # A new store: certificates in plain data (issue 11), a SHA-1 MAC.
     store = tmp_path / "legacy.p12"
     merge_store(
         store, read_bundle(G1), password=PASSWORD, options=MergeOptions(pkcs12_profile="legacy")
     )
-    info = subprocess.run(
-        [openssl, "pkcs12", "-in", str(store), "-passin", f"pass:{PASSWORD}", "-info", "-nokeys"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    assert "MAC: sha1" in info
-    assert "pbeWithSHA1And3-KeyTripleDES-CBC" in info
-    assert "AES" not in info
+    new = info(store)
+    assert "MAC: sha1" in new and "PKCS7 Data" in new
+    assert "PKCS7 Encrypted data" not in new
+    # A store whose certificates are encrypted keeps that; legacy re-encrypts with 3DES.
+    encrypted = tmp_path / "encrypted.p12"
+    first = [NewCert.from_info(c) for c in read_bundle(G1)][:3]
+    encrypted.write_bytes(pkcs12.create(first, password=PASSWORD, encrypt_certificates=True))
+    merge_store(
+        encrypted,
+        read_bundle(G1),
+        password=PASSWORD,
+        options=MergeOptions(pkcs12_profile="legacy"),
+    )
+    old = info(encrypted)
+    assert "MAC: sha1" in old
+    assert "pbeWithSHA1And3-KeyTripleDES-CBC" in old
+    assert "AES" not in old
 
 
 @pytest.mark.realdata

@@ -62,7 +62,9 @@ def test_created_store_is_detected_and_read_back(
     assert len(contents.fingerprints()) == len(certs)
     if store_type is StoreType.PKCS12:
         assert all(e.java_trusted for e in contents.entries)
-        assert contents.password_required is (password is not None)
+        # Certificates of a new store are never encrypted: Java sees them without the
+        # password (issue 11); the password only keys the MAC.
+        assert not contents.password_required
 
 
 def test_output_is_deterministic() -> None:
@@ -249,14 +251,18 @@ def _pkcs12_salts(data: bytes) -> set[bytes]:
 
 
 @pytest.mark.parametrize("profile", ["modern", "legacy"])
-def test_pkcs12_salts_are_deterministic_but_differ_by_password(profile: str) -> None:
-    a = create_store(StoreType.PKCS12, _g1(), password="first", profile=profile)
-    again = create_store(StoreType.PKCS12, _g1(), password="first", profile=profile)
-    b = create_store(StoreType.PKCS12, _g1(), password="second", profile=profile)
-    assert a == again  # same inputs, byte-identical store
-    salts_a, salts_b = _pkcs12_salts(a), _pkcs12_salts(b)
-    assert len(salts_a) == 2 and len(salts_b) == 2  # MAC salt and encryption salt
-    assert not salts_a & salts_b
+def test_pkcs12_salts_are_deterministic_and_never_from_the_password(profile: str) -> None:
+    """Salts keyed by the password let a guess cost one HMAC instead of the KDF (issue 8)."""
+    from rdstrust.stores import pkcs12
+
+    for make in (
+        lambda pw: create_store(StoreType.PKCS12, _g1(), password=pw, profile=profile),
+        lambda pw: pkcs12.create(_g1(), password=pw, profile=profile, encrypt_certificates=True),
+    ):
+        a, again, b = make("first"), make("first"), make("second")
+        assert a == again  # same inputs, byte-identical store
+        assert a != b  # negative control: the password still keys the MAC
+        assert _pkcs12_salts(a) == _pkcs12_salts(b)  # ... and nothing else
 
 
 # --------------------------------------------------------------------------- keytool-made stores

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require_tool
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle
@@ -14,7 +16,7 @@ from rdstrust.cli import app
 from rdstrust.errors import StoreError, WrongPasswordError
 from rdstrust.merge import merge_store
 from rdstrust.options import MergeOptions
-from rdstrust.stores import NewCert, StoreType, create_store, parse_store, pkcs12, read_store
+from rdstrust.stores import NewCert, StoreType, _pbe, create_store, parse_store, pkcs12, read_store
 from rdstrust.stores import _der as der
 
 PW = "changeit"
@@ -95,17 +97,22 @@ def test_empty_password_is_written_as_openssl_reads_it(tmp_path: Path) -> None:
     pfx = der.parse(store.read_bytes()).children()
     auth_safe = pfx[1].children()[1].children()[0].content
     digest_info, salt, count = pfx[2].children()
-    mac = pkcs12._Mac("sha1", salt.content, der.to_int(count))
     stored = digest_info.children()[1].content
-    assert pkcs12._mac_value(mac, b"\x00\x00", auth_safe) == stored
+    keys = _pbe.KeyDeriver()
+    value = _pbe.mac_value(
+        "sha1", salt.content, der.to_int(count), b"\x00\x00", auth_safe, keys=keys
+    )
+    assert value == stored
 
 
 def test_empty_password_without_the_terminator_is_still_read() -> None:
     # What rdstrust wrote before: the MAC keyed with no bytes at all instead of 00 00.
     bags = [pkcs12._cert_bag(c) for c in _certs()]
-    auth_safe = der.seq(pkcs12._envelope(bags, None, None))
+    auth_safe = der.seq(pkcs12._plain_envelope(bags))
     mac = pkcs12._Mac("sha256", b"0123456789abcdef", 2048)
-    value = pkcs12._mac_value(mac, b"", auth_safe)
+    value = _pbe.mac_value(
+        mac.digest, mac.salt, mac.iterations, b"", auth_safe, keys=_pbe.KeyDeriver()
+    )
     digest_info = der.seq(
         der.seq(der.oid("2.16.840.1.101.3.4.2.1"), der.encode(der.NULL, b"")), der.octets(value)
     )
@@ -166,7 +173,8 @@ def _set_integer(data: bytes, old: int, new: int, occurrence: int) -> bytes:
 )
 def test_iteration_counts_are_capped(profile: str, occurrence: int, count: int, what: str) -> None:
     del what  # the test id
-    data = create_store(StoreType.PKCS12, _certs()[:2], password=PW, profile=profile)
+    # The older, encrypted shape: a MAC count and a PBE count to corrupt.
+    data = pkcs12.create(_certs()[:2], password=PW, profile=profile, encrypt_certificates=True)
     hostile = _set_integer(data, pkcs12.ITERATIONS, count, occurrence)
     with pytest.raises(StoreError) as caught:
         parse_store(hostile, source="h.p12", password=PW)
@@ -180,7 +188,7 @@ def test_iteration_counts_are_capped(profile: str, occurrence: int, count: int, 
 
 
 def test_zero_iterations_is_damage() -> None:
-    data = create_store(StoreType.PKCS12, _certs()[:1], password=PW)
+    data = pkcs12.create(_certs()[:1], password=PW, encrypt_certificates=True)
     with pytest.raises(StoreError, match="damaged PKCS12 file"):
         parse_store(_set_integer(data, pkcs12.ITERATIONS, 0, 1), source="z.p12", password=PW)
 
@@ -285,3 +293,24 @@ def test_pruned_envelope_gets_a_fresh_salt_and_iv_and_keeps_its_settings(
         capture_output=True,
     ).stdout  # fmt: skip
     assert listed.count(b"BEGIN CERTIFICATE") == 9
+
+
+# --------------------------------------------------------------------------- the one DER reader
+
+
+@given(st.binary(max_size=12))
+def test_declared_size_answers_what_bundle_py_asks(data: bytes) -> None:
+    """_der.declared_size can replace bundle.py's own length reader (one DER reader)."""
+    from rdstrust.bundle import _declared_der_length
+
+    assert der.declared_size(data) == _declared_der_length(data)
+
+
+def test_read_header_forms() -> None:
+    assert der.read_header(b"\x30\x03abc") == der.Header(0x30, 2, 3)
+    assert der.read_header(b"\x30\x82\x01\x00") == der.Header(0x30, 4, 256)
+    assert der.read_header(b"\x30\x80") == der.Header(0x30, 2, None)  # BER indefinite
+    assert der.declared_size(b"\x30\x82\x01\x00") == 260  # cut off: announces 260 bytes
+    for bad in (b"\x30", b"\x30\x85\x01\x02\x03\x04\x05", b"\x1f\x01"):
+        with pytest.raises(der.DerError):
+            der.read_header(bad)

@@ -25,7 +25,7 @@ from rdstrust.errors import BundleError, UsageError, WrongPasswordError
 from rdstrust.options import VerifyOptions
 from rdstrust.pathcheck import PathFailure, read_chain
 from rdstrust.runner import Passwords
-from rdstrust.stores import NewCert, StoreType, create_store
+from rdstrust.stores import NewCert, StoreType, create_store, pkcs12
 from rdstrust.verify import (
     check_warn_days,
     parse_time,
@@ -58,7 +58,8 @@ def certs(*files: Path, drop: Iterable[str] = ()) -> list[CertInfo]:
 def make_store(
     directory: Path, kind: str, infos: list[CertInfo], password: str | None = PASSWORD
 ) -> Path:
-    """A store of ``kind``: pem, jks, pkcs12 (encrypted, Java attribute), pkcs12-open (no
+    """A store of ``kind``: pem, jks, pkcs12 (rdstrust's: MAC, Java attribute),
+    pkcs12-encrypted (certificates encrypted, the pre-issue-11 shape), pkcs12-open (no
     password, Java attribute) or pkcs12-plain (no Java trusted-certificate attribute)."""
     name = {"pem": "store.pem", "jks": "store.jks"}.get(kind, f"{kind}.p12")
     path = directory / name
@@ -66,6 +67,9 @@ def make_store(
         store_type = {"pem": StoreType.PEM, "jks": StoreType.JKS, "pkcs12": StoreType.PKCS12}[kind]
         entries = [NewCert.from_info(c) for c in infos]
         path.write_bytes(create_store(store_type, entries, password=password))
+    elif kind == "pkcs12-encrypted":
+        entries = [NewCert.from_info(c) for c in infos]
+        path.write_bytes(pkcs12.create(entries, password=password, encrypt_certificates=True))
     elif kind == "pkcs12-open":
         path.write_bytes(
             crypto_pkcs12.serialize_java_truststore(
@@ -263,7 +267,7 @@ def test_pkcs12_without_the_java_trust_attribute_fails(tmp_path: Path, g1_bundle
 
 
 def test_pkcs12_password_needed_is_reported(tmp_path: Path, g1_bundle) -> None:  # type: ignore[no-untyped-def]
-    encrypted = make_store(tmp_path, "pkcs12", certs(G1))
+    encrypted = make_store(tmp_path, "pkcs12-encrypted", certs(G1))
     report = verify_store(
         encrypted, required_cas(g1_bundle), password=PASSWORD, options=VerifyOptions(at=NOW)
     )

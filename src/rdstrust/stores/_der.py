@@ -1,5 +1,8 @@
 """The little DER (X.690) rdstrust needs to walk PKCS12 files without re-encoding their parts.
 
+The one DER reader of :mod:`rdstrust.stores`: :func:`read_header` is the only place that reads
+an element's length; :func:`declared_size` answers "how long does this blob claim to be".
+
 A general ASN.1 library would decode and re-encode; here every parsed element keeps the exact
 bytes it came from (:attr:`Tlv.raw`), so a store can be rebuilt from its original pieces.
 """
@@ -31,11 +34,12 @@ class Tlv:
     content: bytes = field(repr=False)
     raw: bytes = field(repr=False)
 
-    def children(self) -> list[Tlv]:
-        """The elements inside a constructed element, in order."""
+    def children(self, limit: int | None = None) -> list[Tlv]:
+        """The elements inside a constructed element, in order (at most ``limit``, else
+        :data:`MAX_ELEMENTS`)."""
         if not self.tag & 0x20:
             raise DerError(f"element with tag 0x{self.tag:02x} is not constructed")
-        return parse_all(self.content)
+        return parse_all(self.content, MAX_ELEMENTS if limit is None else limit)
 
     def expect(self, tag: int) -> Tlv:
         """This element, after checking its tag."""
@@ -44,8 +48,29 @@ class Tlv:
         return self
 
 
-def read_tlv(data: bytes, offset: int = 0) -> tuple[Tlv, int]:
-    """Parse the element at ``offset``; return it and the offset just past it."""
+@dataclass(frozen=True)
+class Header:
+    """The identifier and length octets of one element (X.690 8.1.2-8.1.3)."""
+
+    tag: int
+    #: Offset of the first content byte.
+    start: int
+    #: Content length; ``None`` for BER's indefinite form (``0x80``), which DER forbids.
+    length: int | None
+
+    @property
+    def end(self) -> int | None:
+        """Offset just past the element as its header announces it (``None`` if indefinite)."""
+        return None if self.length is None else self.start + self.length
+
+
+def read_header(data: bytes, offset: int = 0) -> Header:
+    """The header of the element at ``offset``; the only length reader of rdstrust's stores.
+
+    Lengths of up to four octets are accepted (4 GiB, far past any store); the announced
+    length is not checked against ``data`` here (see :func:`read_tlv`), so a caller can also
+    ask how long a cut-off element claims to be (:func:`declared_size`).
+    """
     if offset + 2 > len(data):
         raise DerError("truncated element")
     tag = data[offset]
@@ -54,18 +79,38 @@ def read_tlv(data: bytes, offset: int = 0) -> tuple[Tlv, int]:
     first = data[offset + 1]
     pos = offset + 2
     if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        # 0x80 is BER's indefinite length: not DER, and not written by Java or OpenSSL.
-        if count == 0 or count > 4 or pos + count > len(data):
-            raise DerError("unsupported or truncated length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    end = pos + length
+        return Header(tag, pos, first)
+    count = first & 0x7F
+    if count == 0:
+        return Header(tag, pos, None)
+    if count > 4 or pos + count > len(data):
+        raise DerError("unsupported or truncated length")
+    return Header(tag, pos + count, int.from_bytes(data[pos : pos + count], "big"))
+
+
+def declared_size(data: bytes, tag: int = SEQUENCE) -> int | None:
+    """The total size the first element of ``data`` announces, or ``None``.
+
+    ``None`` when ``data`` does not start with a definite-length element of ``tag``: what
+    bundle.py needs to tell "cut off" from "not a certificate" for a damaged DER blob.
+    """
+    try:
+        header = read_header(data)
+    except DerError:
+        return None
+    return header.end if header.tag == tag else None
+
+
+def read_tlv(data: bytes, offset: int = 0) -> tuple[Tlv, int]:
+    """Parse the element at ``offset``; return it and the offset just past it."""
+    header = read_header(data, offset)
+    # 0x80 is BER's indefinite length: not DER, and not written by Java or OpenSSL.
+    end = header.end
+    if end is None:
+        raise DerError("unsupported or truncated length")
     if end > len(data):
         raise DerError("element runs past the end of the data")
-    return Tlv(tag, data[pos:end], data[offset:end]), end
+    return Tlv(header.tag, data[header.start : end], data[offset:end]), end
 
 
 def parse(data: bytes) -> Tlv:
@@ -76,11 +121,27 @@ def parse(data: bytes) -> Tlv:
     return tlv
 
 
-def parse_all(data: bytes) -> list[Tlv]:
-    """Parse a run of consecutive elements."""
-    items = []
+class TooManyElements(DerError):
+    """A run of elements is longer than the caller's limit (a hostile file of tiny elements)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} elements")
+        self.limit = limit
+
+
+#: The most elements :func:`parse_all` returns unless told otherwise: no structure rdstrust walks
+#: holds more in one place than a store has bags (see ``pkcs12.MAX_ENTRIES``), and without a
+#: bound a 64 MiB run of two-byte elements would become millions of objects (gigabytes).
+MAX_ELEMENTS = 100_000
+
+
+def parse_all(data: bytes, limit: int = MAX_ELEMENTS) -> list[Tlv]:
+    """Parse a run of consecutive elements; at most ``limit`` of them (:class:`TooManyElements`)."""
+    items: list[Tlv] = []
     offset = 0
     while offset < len(data):
+        if len(items) >= limit:
+            raise TooManyElements(limit)
         tlv, offset = read_tlv(data, offset)
         items.append(tlv)
     return items

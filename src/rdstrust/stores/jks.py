@@ -30,6 +30,10 @@ _TAG_TRUSTED_CERT = 2
 _TAG_SECRET_KEY = 3  # JCEKS only: a serialized javax.crypto.SealedObject
 _WHITENER = b"Mighty Aphrodite"
 _DIGEST_LEN = 20
+#: The most entries one store may declare. A full JDK cacerts has about 150 and the benchmarks'
+#: largest store 50,000; each parsed entry costs about 1.7 KB, so a 63 MiB file of 1.75 million
+#: tiny entries took 2.9 GB and a minute. The count is in the header: refused before parsing.
+MAX_ENTRIES = 100_000
 
 
 def _password_bytes(password: str) -> bytes:
@@ -210,6 +214,12 @@ def load(data: bytes, *, source: str, password: str | None) -> JksStore:
         raise StoreError(
             f"{source} has a JKS header with unsupported version {version}.", path=source
         )
+    if count > MAX_ENTRIES:
+        raise StoreError(
+            f"{source} declares {count:,} entries, more than any real store (limit "
+            f"{MAX_ENTRIES:,}); it is damaged or hostile.",
+            path=source,
+        )
     raws = [_read_entry(reader, version, magic, source) for _ in range(count)]
     if reader.pos != len(body):
         raise StoreError(
@@ -318,7 +328,7 @@ def _raised_by_javaobj(exc: BaseException) -> bool:
 def _skip_java_object(reader: _Reader) -> None:
     # A JCEKS secret key is a Java-serialized SealedObject with no length prefix: the only way to
     # find its end is to parse the serialization stream (as pyjks does, jks.py _read_java_obj).
-    import javaobj  # pyjks's dependency
+    import javaobj  # a runtime dependency for this alone (see README "Dependencies")
 
     stream = io.BytesIO(reader.data[reader.pos :])
     damaged = StoreError(
@@ -339,4 +349,4 @@ def _skip_java_object(reader: _Reader) -> None:
     reader.take(stream.tell())
 
 
-__all__ = ["MAGIC_JCEKS", "MAGIC_JKS", "JksStore", "create", "load"]
+__all__ = ["MAGIC_JCEKS", "MAGIC_JKS", "MAX_ENTRIES", "JksStore", "create", "load"]
