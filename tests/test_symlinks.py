@@ -17,7 +17,8 @@ import pytest
 from conftest import FIXTURES
 
 from rdstrust.atomic import real_path, resolve_path, write_bytes_atomic
-from rdstrust.errors import StoreError
+from rdstrust.bundle import read_bundle
+from rdstrust.errors import BundleError, StoreError
 from rdstrust.stores import read_store
 
 G1 = FIXTURES / "bundles" / "g1.pem"
@@ -80,7 +81,7 @@ def test_cli_merge_through_a_link_planted_by_another_user_is_refused(
     assert (
         f"Refusing to follow the symbolic link {link}: it sits in the world-writable sticky "
         f"directory {sticky} and belongs to another user (uid {NOBODY}), who may have planted "
-        "it; give the real path of the store instead."
+        "it; give the real path of the file instead."
     ) in proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(secret.iterdir()) == [] and sorted(sticky.iterdir()) == [link]
@@ -189,3 +190,15 @@ def test_relative_paths_and_dot_dot_resolve_like_the_kernel(
     assert real_path("link/../x.pem") == tmp_path / "real" / "x.pem"
     assert real_path("./link//y.pem") == tmp_path / "real" / "sub" / "y.pem"
     assert real_path(Path("link/../x.pem")) == Path(os.path.realpath("link/../x.pem"))
+
+
+def test_inputs_are_not_read_through_a_planted_link(sticky: Path, secret: Path) -> None:
+    _needs_root()
+    private = secret / "bundle.pem"
+    private.write_bytes(G1.read_bytes())
+    link = sticky / "bundle.pem"
+    link.symlink_to(private)
+    assert len(read_bundle(link)) == 9  # the caller's own link is fine
+    os.lchown(link, NOBODY, NOBODY)
+    with pytest.raises(BundleError, match=r"Refusing to follow the symbolic link .*uid 65534"):
+        read_bundle(link)

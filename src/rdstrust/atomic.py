@@ -128,7 +128,7 @@ def _check_protected_link(link: Path, info: os.stat_result, directory: Path, giv
     raise StoreError(
         f"Refusing to follow the symbolic link {link}{where}: it sits in the world-writable "
         f"sticky directory {directory} and belongs to another user (uid {info.st_uid}), who may "
-        "have planted it; give the real path of the store instead.",
+        "have planted it; give the real path of the file instead.",
         path=str(given),
     )
 
