@@ -202,3 +202,13 @@ def test_inputs_are_not_read_through_a_planted_link(sticky: Path, secret: Path) 
     os.lchown(link, NOBODY, NOBODY)
     with pytest.raises(BundleError, match=r"Refusing to follow the symbolic link .*uid 65534"):
         read_bundle(link)
+
+
+def test_a_link_target_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    link = tmp_path / "store.pem"
+    link.symlink_to(tmp_path / "\x1b]0;owned\x07\u202egnp.pem")
+    with pytest.raises(StoreError) as caught:
+        write_bytes_atomic(link, b"x")
+    message = caught.value.message
+    assert "\\x1b]0;owned\\x07\\u202egnp.pem, which does not exist" in message
+    assert not any(c in message for c in "\x1b\x07\u202e")

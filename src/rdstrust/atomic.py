@@ -124,12 +124,24 @@ def _check_protected_link(link: Path, info: os.stat_result, directory: Path, giv
         return
     if info.st_uid in (parent.st_uid, os.geteuid()):
         return
-    where = "" if given.absolute() == link else f" (on the way to {given})"
+    where = "" if given.absolute() == link else f" (on the way to {printable(given)})"
     raise StoreError(
-        f"Refusing to follow the symbolic link {link}{where}: it sits in the world-writable "
-        f"sticky directory {directory} and belongs to another user (uid {info.st_uid}), who may "
+        f"Refusing to follow the symbolic link {printable(link)}{where}: it sits in the "
+        f"world-writable sticky directory {printable(directory)} and belongs to another user "
+        f"(uid {info.st_uid}), who may "
         "have planted it; give the real path of the file instead.",
         path=str(given),
+    )
+
+
+def printable(path: str | Path) -> str:
+    """``path`` for a message: control, format (bidi) and undecodable characters escaped.
+
+    A link's target is text another user chose; it must not reach a terminal raw.
+    """
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        for c in str(path)
     )
 
 
@@ -147,9 +159,9 @@ def _refuse_dangling(resolved: ResolvedPath, shown: str) -> None:
     if link is None:
         return
     raise StoreError(
-        f"{link} is a symbolic link to {resolved.real}, which does not exist; create the "
-        "target first or remove the link (rdstrust never creates a store through a dangling "
-        "link).",
+        f"{printable(link)} is a symbolic link to {printable(resolved.real)}, which does not "
+        "exist; create the target first or remove the link (rdstrust never creates a store "
+        "through a dangling link).",
         path=shown,
     )
 
