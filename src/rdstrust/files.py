@@ -3,6 +3,9 @@
 ``Path.read_bytes`` trusts the file: ``/dev/zero``, ``/dev/urandom`` or a FIFO given by mistake
 would exhaust memory or hang. Inputs here are small (a global bundle is about 170 KB), so every
 reader refuses anything that is not a regular file and reads at most ``limit + 1`` bytes.
+Symlinks are followed only as the kernel's ``fs.protected_symlinks`` rule allows (see
+:func:`rdstrust.atomic.resolve_path`), even where that setting is off: a link another user planted
+in ``/tmp`` must not make root read a file of that user's choosing.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import os
 import stat
 from pathlib import Path
 
-from rdstrust.errors import RdsTrustError
+from rdstrust.atomic import resolve_path
+from rdstrust.errors import RdsTrustError, StoreError
 
 
 def read_input(
@@ -30,6 +34,10 @@ def read_input(
     unreadable, or larger than ``limit``.
     """
     p = Path(path)
+    try:
+        resolve_path(p)
+    except StoreError as exc:
+        raise error(exc.message) from None
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not hang before we can look at it.
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from rdstrust.certs import der_to_pem, sha256_hex
 from rdstrust.errors import StoreError
 
 MANIFEST_NAME = "manifest.json"
+#: Mode of the directories split creates (exactly this, whatever the umask).
+OUTPUT_DIR_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,7 @@ def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
     rdstrust did not write are left alone. Every target is checked before anything is written.
     """
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"Cannot create output directory {out}: {exc.strerror or exc}.", path=str(out)
-        ) from None
+    _make_output_directory(out)
     rows = manifest_entries(bundle)
     targets = [out / str(row["file"]) for row in rows] + [out / MANIFEST_NAME]
     for target in targets:
@@ -111,6 +109,34 @@ def split_bundle(bundle: Bundle, out_dir: str | Path) -> SplitResult:
         unchanged=len(files) + 1 - written,
         removed=tuple(p.name for p in stale),
     )
+
+
+def _make_output_directory(out: Path) -> None:
+    """Create ``out`` and its missing parents with mode 0755, whatever the umask.
+
+    The files are public certificates, so readable by all is right; writable by others is not
+    (under umask 000 ``mkdir`` alone gives 0777, and anyone could swap what a TLS client
+    trusts). Existing directories are left as they are.
+    """
+    missing: list[Path] = []
+    for path in (out, *out.parents):
+        if os.path.lexists(path):
+            break
+        missing.append(path)
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=OUTPUT_DIR_MODE)
+            path.chmod(OUTPUT_DIR_MODE)  # mkdir's mode passes through the umask; be exact
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create output directory {path}: {exc.strerror or exc}.", path=str(out)
+            ) from None
+    if not out.is_dir():
+        raise StoreError(
+            f"Cannot create output directory {out}: it is not a directory.", path=str(out)
+        )
 
 
 def _stale_files(out: Path, keep: set[str]) -> list[Path]:
