@@ -177,7 +177,7 @@ def java_trust_check(
         returncode, stdout, stderr = _run(args, env, budget, what=str(store))
     verdict = _parse(stdout)
     if verdict is None:
-        _gave_up(java, returncode, stderr, budget, str(store))
+        _gave_up(java, returncode, stdout + stderr, budget, str(store))
         detail = next((line.strip() for line in stderr.splitlines() if line.strip()), "no output")
         raise ToolMissingError(
             f"{java} could not run rdstrust's TrustCheck.java (Java 11 or later is needed): "
@@ -234,9 +234,10 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     proc.communicate()  # reap it and close the pipes
 
 
-def _gave_up(java: str, returncode: int, stderr: str, budget: JvmBudget, what: str) -> None:
+def _gave_up(java: str, returncode: int, output: str, budget: JvmBudget, what: str) -> None:
     """Raise :class:`JvmGaveUpError` when the JVM died of its memory budget."""
-    if returncode == _OOM_EXIT and "OutOfMemoryError" in stderr:
+    # HotSpot prints "Terminating due to java.lang.OutOfMemoryError: ..." on stdout.
+    if returncode == _OOM_EXIT and "OutOfMemoryError" in output:
         raise JvmGaveUpError(
             f"The JVM ran out of its {budget.heap_mb} MiB heap while checking {what}; the "
             "store or chain is unusually large or hostile, so check it, or give the JVM more "
