@@ -305,3 +305,14 @@ def test_rdstrust_java_side_matches_the_jvm(case: str, tmp_path: Path) -> None:
     assert java_verdict.ok is ours.trusted is row.pgjdbc, (java_verdict.message, ours.message)
     if ours.failure is PathFailure.HOSTNAME_MISMATCH:
         assert java_verdict.trusted and java_verdict.hostname_ok is False
+
+
+def test_a_named_difference_reaches_json() -> None:
+    from rdstrust.output import to_jsonable
+
+    data = to_jsonable(verdict(ROWS["ip-cn-beside-dns-san"], Client.LIBPQ))
+    assert data["trusted"] is True and data["client"] == "libpq"
+    assert [(d["name"], d["client"]) for d in data["differences"]] == [
+        ("host-name-rules", "pgjdbc")
+    ]
+    assert "pgjdbc refuses this certificate for 10.0.0.5" in data["differences"][0]["message"]
