@@ -69,6 +69,8 @@ ROWS = {
     "wildcard": Row(LeafSpec(dns=("*.example.test",)), DB, True, True),
     "wildcard-two-labels": Row(LeafSpec(dns=("*.example.test",)), "a." + DB, False, False),
     "wildcard-bare-domain": Row(LeafSpec(dns=("*.example.test",)), "example.test", False, False),
+    # libpq's own quirk: the '*' may match a label that ends in a dot (its strchr test).
+    "wildcard-empty-label": Row(LeafSpec(dns=("*.example.test",)), "a..example.test", True, False),
     "wildcard-cn-only": Row(LeafSpec(cn="*.example.test"), DB, True, True),
     "unknown-critical-extension": Row(LeafSpec(dns=(DB,), unknown_critical=True), DB, False, False),
 }
@@ -84,6 +86,7 @@ JVM_ROWS = [
     "no-aki",
     "cn-only",
     "wildcard-two-labels",
+    "wildcard-empty-label",
 ]
 
 

@@ -225,6 +225,8 @@ def host_matches(cert: x509.Certificate, hostname: str, client: Client) -> NameM
     bracketed IPv6 literal (``[::1]``, as written in ``host:port``) is unbracketed first.
     """
     host = hostname[1:-1] if hostname.startswith("[") and hostname.endswith("]") else hostname
+    if not host:
+        return NameMatch(ok=False, examined=())  # libpq: "host name must be specified"
     try:
         sans = list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
     except x509.ExtensionNotFound:
@@ -281,7 +283,10 @@ def _libpq_name(name: str, host: str) -> int:
     suffix = name[1:]
     if _ascii_lower(host[len(host) - len(suffix) :]) != _ascii_lower(suffix):
         return 0
-    return 0 if "." in host[: len(host) - len(suffix)] else 1
+    # "If there is a dot left of where the pattern started to match, we don't match", exactly
+    # as written: strchr(string, '.') < string + lenstr - lenpat.
+    first_dot = host.find(".")
+    return 0 if 0 <= first_dot < len(host) - len(name) else 1
 
 
 def _libpq_ip(value: object, host: str) -> int:
@@ -340,6 +345,14 @@ def _java_ip_string(value: object) -> str:
     return str(value)
 
 
+def _is_ipv6(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6, host)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _pgjdbc_verify_host_name(host: str, pattern: str) -> bool:
     """pgjdbc PGjdbcHostnameVerifier.verifyHostName: '*' only as the whole first label."""
     last_star = pattern.rfind("*")
@@ -369,6 +382,11 @@ def _pgjdbc_matches(sans: list[x509.GeneralName], cns: list[str], host: str) -> 
         canonical = host if host.isascii() else host.encode("idna").decode("ascii")
     except UnicodeError:
         return NameMatch(ok=False, examined=())
+    labels = canonical.split(".")
+    if labels[-1] == "":
+        labels.pop()  # java.net.IDN keeps one trailing dot
+    if not _is_ipv6(canonical) and any(not 0 < len(label) <= 63 for label in labels):
+        return NameMatch(ok=False, examined=())  # IDN.toASCII throws: pgjdbc says no
     examined: list[str] = []
     any_dns = False
     for name in sans:
@@ -575,12 +593,13 @@ def _name_differences(
 # recognised by the verifier's message (cryptography-x509-verification, policy/mod.rs).
 _PROFILE_RULES = (
     ("must be an X509v3", Divergence.X509_V1, "an X.509 v1 certificate"),
-    ("serial", Divergence.SERIAL_NUMBER, "a zero, negative or over-long serial number"),
+    ("must have a serial", Divergence.SERIAL_NUMBER, "a zero or over-long serial number"),
+    ("serial number cannot be negative", Divergence.SERIAL_NUMBER, "a negative serial number"),
     ("Forbidden signature algorithm", Divergence.SIGNATURE_ALGORITHM, "its signature algorithm"),
     ("Forbidden public key algorithm", Divergence.KEY_ALGORITHM, "a CA key algorithm"),
     ("RSA key is too weak", Divergence.RSA_KEY_SIZE, "an RSA CA key under 2048 bits"),
     ("must be UtcTime", Divergence.VALIDITY_ENCODING, "a validity date's encoding"),
-    ("depth", Divergence.CHAIN_DEPTH, "more than 8 intermediate CAs"),
+    ("exceeds max depth", Divergence.CHAIN_DEPTH, "more than 8 intermediate CAs"),
 )
 
 
