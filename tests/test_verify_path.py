@@ -11,7 +11,7 @@ from conftest import FIXTURES
 from rdstrust.bundle import read_bundle
 from rdstrust.certs import CertInfo
 from rdstrust.errors import BundleError
-from rdstrust.pathcheck import PathFailure, check_path, parse_chain, read_chain
+from rdstrust.pathcheck import Client, PathFailure, check_path, parse_chain, read_chain
 
 CHAINS = FIXTURES / "chains"
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -162,3 +162,26 @@ def test_bad_chain_files(tmp_path: Path, content: bytes) -> None:
 def test_missing_chain_file(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="does not exist"):
         read_chain(tmp_path / "nope.pem")
+
+
+def test_trailing_dot_is_refused_as_libpq_and_the_jvm_refuse_it() -> None:
+    """libpq compares the host as written (pg_strcasecmp): 'name.' is not 'name'."""
+    host = "fixturedb.c9akciq32.us-east-1.rds.amazonaws.com"
+    for client in Client:
+        result = check_path(
+            chain("rsa2048-g1-us-east-1"), anchors(G1), hostname=host + ".", at=NOW, client=client
+        )
+        assert result.failure is PathFailure.HOSTNAME_MISMATCH, result.message
+        assert f"connect to {host}" in result.message
+        # Control: without the dot the same chain is trusted.
+        assert check_path(
+            chain("rsa2048-g1-us-east-1"), anchors(G1), hostname=host, at=NOW, client=client
+        ).trusted
+
+
+def test_differences_reach_json() -> None:
+    from rdstrust.output import to_jsonable
+
+    result = check_path(chain("rsa2048-g1-us-east-1"), anchors(G1), hostname="localhost", at=NOW)
+    data = to_jsonable(result)
+    assert data["client"] == "libpq" and data["differences"] == []

@@ -11,6 +11,15 @@ manager alone does not look at names.
 
 The store password travels in the environment variable ``RDSTRUST_STORE_PASSWORD`` of the child
 process only, never on its command line (visible to every user through ``ps``).
+
+The store and the chain may be hostile (a store of a million entries, a chain whose certificates
+all claim the same issuer, so that path building branches without end), so the JVM runs on a
+budget (:class:`JvmBudget`): a heap cap (``-Xmx``, and ``-XX:+ExitOnOutOfMemoryError`` so that an
+exhausted heap ends the JVM at once instead of a slow death in garbage collection), a wall-clock
+limit after which its whole process group is killed, and at most :data:`MAX_CHAIN_CERTIFICATES`
+certificates in the chain. Running out of that budget raises :class:`JvmGaveUpError` (exit 8);
+:class:`ToolMissingError` (exit 7) is kept for a ``java`` that is missing or cannot run the
+program at all.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -26,16 +36,37 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rdstrust.errors import ToolMissingError
+from rdstrust.errors import JvmGaveUpError, ToolMissingError
 from rdstrust.pathcheck import Chain
 from rdstrust.stores import StoreType
 
 #: Environment variable through which the store password reaches TrustCheck.java.
 PASSWORD_ENV = "RDSTRUST_STORE_PASSWORD"  # noqa: S105  (a variable name, not a password)
-#: Seconds the JVM may take (compiling the source file takes about a second).
-JAVA_TIMEOUT = 120.0
+#: Seconds the JVM may take by default (starting and compiling the source file takes 1-2 s).
+JAVA_TIMEOUT = 60.0
+#: The JVM's default heap cap in MiB (a 150-certificate cacerts needs under 32).
+JAVA_HEAP_MB = 256
+#: Certificates a chain may hold for the JVM (a server sends its own and a few intermediates);
+#: TrustCheck.java enforces the same limit. More only feeds a branching path search.
+MAX_CHAIN_CERTIFICATES = 10
+#: The exit status of a JVM ended by -XX:+ExitOnOutOfMemoryError (HotSpot's vm_exit(3)).
+_OOM_EXIT = 3
 
 _KEYSTORE_TYPES = {StoreType.JKS: "JKS", StoreType.JCEKS: "JCEKS", StoreType.PKCS12: "PKCS12"}
+
+
+@dataclass(frozen=True)
+class JvmBudget:
+    """How much the JVM may spend on one verdict before rdstrust gives up on it."""
+
+    #: Wall-clock seconds, JVM start and source compilation included.
+    timeout: float = JAVA_TIMEOUT
+    #: Maximum heap in MiB (``-Xmx``); below about 16 the source launcher cannot compile.
+    heap_mb: int = JAVA_HEAP_MB
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0 or self.heap_mb < 1:
+            raise ValueError("a JVM budget needs a positive timeout and heap")
 
 
 @dataclass(frozen=True)
@@ -99,23 +130,32 @@ def java_trust_check(
     password: str | None = None,
     hostname: str | None = None,
     at: datetime | None = None,
+    budget: JvmBudget = JvmBudget(),  # frozen, so one shared default is safe
 ) -> JavaVerdict:
     """Run TrustCheck.java on ``store`` and ``chain`` with the given ``java`` binary.
 
     ``at`` evaluates validity at that instant through ``PKIXBuilderParameters.setDate`` instead
     of now. Raises :class:`ToolMissingError` when Java cannot run the program at all (missing,
-    older than Java 11, crashed); an untrusted chain or an unreadable store is a verdict, not an
-    error.
+    older than Java 11, not a JVM) and :class:`JvmGaveUpError` when the JVM exceeds ``budget``
+    (time or heap) or the chain is longer than :data:`MAX_CHAIN_CERTIFICATES`; an untrusted
+    chain or an unreadable store is a verdict, not an error.
     """
     ks_type = keystore_type(store_type)
     if ks_type is None:
         raise ValueError(f"Java has no KeyStore type for {store_type} stores")
+    if len(chain.certificates) > MAX_CHAIN_CERTIFICATES:
+        raise JvmGaveUpError(
+            f"The chain from {chain.source} has {len(chain.certificates)} certificates, more "
+            f"than the {MAX_CHAIN_CERTIFICATES} the JVM is given; a server sends its own "
+            "certificate and a few intermediates, so save the chain it really sends."
+        )
     env = dict(os.environ)
     env.pop(PASSWORD_ENV, None)
     if password is not None:
         env[PASSWORD_ENV] = password
     # A JAVA_TOOL_OPTIONS with -Djavax.net.ssl.* must not change what we measure; the notice
-    # "Picked up JAVA_TOOL_OPTIONS" goes to stderr and is ignored.
+    # "Picked up JAVA_TOOL_OPTIONS" goes to stderr and is ignored. Options given on the command
+    # line come after JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS, so our -Xmx wins over theirs.
     source = resources.files("rdstrust").joinpath("java").joinpath("TrustCheck.java")
     with (
         resources.as_file(source) as program,
@@ -125,6 +165,8 @@ def java_trust_check(
         chain_file.write_bytes(chain.to_pem())
         args = [
             java,
+            f"-Xmx{budget.heap_mb}m",
+            "-XX:+ExitOnOutOfMemoryError",
             str(program),
             str(store),
             ks_type,
@@ -132,30 +174,88 @@ def java_trust_check(
             hostname or "-",
             "" if at is None else str(int(at.timestamp() * 1000)),
         ]
-        try:
-            proc = subprocess.run(
-                args, env=env, capture_output=True, text=True, timeout=JAVA_TIMEOUT, check=False
-            )
-        except FileNotFoundError:
-            raise ToolMissingError(
-                f"Cannot run {java}: no such program; install a JDK (11 or later) or point "
-                "--java / JAVA_HOME at one."
-            ) from None
-        except PermissionError:
-            raise ToolMissingError(f"Cannot run {java}: permission denied.") from None
-        except subprocess.TimeoutExpired:
-            raise ToolMissingError(
-                f"{java} did not answer within {JAVA_TIMEOUT:.0f} seconds while checking {store}."
-            ) from None
-    verdict = _parse(proc.stdout)
+        returncode, stdout, stderr = _run(args, env, budget, what=str(store))
+    verdict = _parse(stdout)
     if verdict is None:
-        detail = next(
-            (line.strip() for line in proc.stderr.splitlines() if line.strip()), "no output"
-        )
+        _gave_up(java, returncode, stdout + stderr, budget, str(store))
+        detail = next((line.strip() for line in stderr.splitlines() if line.strip()), "no output")
         raise ToolMissingError(
             f"{java} could not run rdstrust's TrustCheck.java (Java 11 or later is needed): "
             f"{detail}."
         )
+    return _verdict(java, verdict)
+
+
+def _run(
+    args: list[str], env: dict[str, str], budget: JvmBudget, *, what: str
+) -> tuple[int, str, str]:
+    """Run the JVM in its own process group; kill the whole group when the budget runs out."""
+    java = args[0]
+    try:
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # a group of its own: killpg reaches every child
+        )
+    except FileNotFoundError:
+        raise ToolMissingError(
+            f"Cannot run {java}: no such program; install a JDK (11 or later) or point "
+            "--java / JAVA_HOME at one."
+        ) from None
+    except PermissionError:
+        raise ToolMissingError(f"Cannot run {java}: permission denied.") from None
+    except OSError as exc:
+        raise ToolMissingError(f"Cannot run {java}: {exc.strerror or exc}.") from None
+    try:
+        stdout, stderr = proc.communicate(timeout=budget.timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise JvmGaveUpError(
+            f"The JVM gave no verdict on {what} within its {budget.timeout:g}-second budget "
+            "and was stopped; the store or chain is unusually large or built to make path "
+            "building branch, so check it, or give the JVM more time if it is genuine."
+        ) from None
+    except BaseException:  # Ctrl-C and friends: never leave a JVM running behind us
+        _kill_group(proc)
+        raise
+    return proc.returncode, stdout, stderr
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()  # reap it and close the pipes
+
+
+def _gave_up(java: str, returncode: int, output: str, budget: JvmBudget, what: str) -> None:
+    """Raise :class:`JvmGaveUpError` when the JVM died of its memory budget."""
+    # HotSpot prints "Terminating due to java.lang.OutOfMemoryError: ..." on stdout.
+    if returncode == _OOM_EXIT and "OutOfMemoryError" in output:
+        raise JvmGaveUpError(
+            f"The JVM ran out of its {budget.heap_mb} MiB heap while checking {what}; the "
+            "store or chain is unusually large or hostile, so check it, or give the JVM more "
+            "memory if it is genuine."
+        )
+    if returncode < 0:
+        # Killed by a signal before any verdict: the kernel's OOM killer (SIGKILL) or a crash.
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        raise JvmGaveUpError(
+            f"{java} was killed by signal {name} while checking {what} (out of "
+            "memory, or stopped from outside) and gave no verdict."
+        )
+
+
+def _verdict(java: str, verdict: dict[str, Any]) -> JavaVerdict:
     loaded = int(verdict.get("anchors", -1)) >= 0
     message = str(verdict.get("message", ""))
     anchors = int(verdict.get("anchors", -1))

@@ -21,9 +21,12 @@
 //    "java_version":"...","message":"..."}
 // Exit status 0 when the verdict was reached (trusted or not), 2 for bad arguments or an
 // unreadable chain or store.
+//
+// Bounds: the chain file may hold at most MAX_CHAIN certificates (a server sends its own and a few
+// intermediates; more only feeds a branching path search). rdstrust also runs this program with
+// -Xmx, -XX:+ExitOnOutOfMemoryError and a wall-clock limit (rdstrust/jvm.py).
 
 import java.io.InputStream;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -38,7 +41,6 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.Date;
 import java.util.List;
-import java.util.Locale;
 import javax.naming.ldap.LdapName;
 import javax.naming.ldap.Rdn;
 import javax.net.ssl.CertPathTrustManagerParameters;
@@ -47,6 +49,9 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 
 public class TrustCheck {
+
+    // Keep equal to MAX_CHAIN_CERTIFICATES in rdstrust/jvm.py.
+    static final int MAX_CHAIN = 10;
 
     public static void main(String[] args) {
         if (args.length < 3) {
@@ -70,6 +75,10 @@ public class TrustCheck {
             }
             if (list.isEmpty()) {
                 throw new CertificateException("no certificate in " + chainPath);
+            }
+            if (list.size() > MAX_CHAIN) {
+                throw new CertificateException("the chain has " + list.size()
+                    + " certificates, more than " + MAX_CHAIN);
             }
             chain = list.toArray(new X509Certificate[0]);
         } catch (Exception e) {
@@ -150,63 +159,97 @@ public class TrustCheck {
         return "UNKNOWN";
     }
 
-    // Host name matching as pgjdbc's PGjdbcHostnameVerifier does for sslmode=verify-full (which
-    // is also libpq's rule): subjectAltName dNSName entries (a wildcard only as the whole
-    // left-most label) or iPAddress entries; the subject CN only when there is no dNSName SAN.
+    // Host name matching exactly as pgjdbc's PGjdbcHostnameVerifier.verify does for
+    // sslmode=verify-full (org/postgresql/ssl/PGjdbcHostnameVerifier.java): a bracketed IPv6 host
+    // is unbracketed, any other goes through IDN.toASCII; every dNSName and iPAddress entry is
+    // compared as a string (Java's form of an address, so "::1" does not match
+    // "0:0:0:0:0:0:0:1"); any dNSName entry forbids the CN fallback; otherwise the most specific
+    // CN is compared. Unlike libpq, an IP host never falls back to the CN beside dNSName entries.
+    // rdstrust/pathcheck.py (Client.PGJDBC) implements the same rule.
     static boolean hostnameMatches(X509Certificate leaf, String host) {
-        String wanted = host.toLowerCase(Locale.ROOT);
-        boolean isIp = looksLikeIp(host);
-        List<String> dnsNames = new ArrayList<>();
+        String canonical;
+        if (host.startsWith("[") && host.endsWith("]")) {
+            canonical = host.substring(1, host.length() - 1);
+        } else {
+            try {
+                canonical = java.net.IDN.toASCII(host);
+            } catch (IllegalArgumentException e) {
+                return false;
+            }
+        }
+        boolean anyDns = false;
         try {
             Collection<List<?>> sans = leaf.getSubjectAlternativeNames();
             if (sans != null) {
                 for (List<?> san : sans) {
+                    if (san.size() != 2 || san.get(0) == null) {
+                        continue;
+                    }
                     int kind = (Integer) san.get(0);
-                    String value = String.valueOf(san.get(1));
-                    if (kind == 2) {
-                        dnsNames.add(value);
-                        if (!isIp && dnsMatches(value.toLowerCase(Locale.ROOT), wanted)) {
-                            return true;
-                        }
-                    } else if (kind == 7 && isIp && sameIp(value, host)) {
+                    if (kind != 2 && kind != 7) {
+                        continue;
+                    }
+                    String value = (String) san.get(1);
+                    if (kind == 7 && value.startsWith("*")) {
+                        continue;
+                    }
+                    anyDns |= kind == 2;
+                    if (verifyHostName(canonical, value)) {
                         return true;
                     }
                 }
             }
-            if (!dnsNames.isEmpty()) {
+            if (anyDns) {
                 return false;
             }
-            LdapName name = new LdapName(leaf.getSubjectX500Principal().getName());
+            LdapName name = new LdapName(leaf.getSubjectX500Principal().getName(
+                javax.security.auth.x500.X500Principal.RFC2253));
+            String best = null;
             for (Rdn rdn : name.getRdns()) {
-                if (rdn.getType().equalsIgnoreCase("CN")) {
-                    String cn = String.valueOf(rdn.getValue()).toLowerCase(Locale.ROOT);
-                    return isIp ? sameIp(cn, host) : dnsMatches(cn, wanted);
+                if ("CN".equals(rdn.getType())) {
+                    String cn = (String) rdn.getValue();
+                    // pgjdbc sorts by HOSTNAME_PATTERN_COMPARATOR (stable) and takes the last.
+                    if (best == null || specificity(cn, best) >= 0) {
+                        best = cn;
+                    }
                 }
             }
-        } catch (Exception e) {
-            return false;
-        }
-        return false;
-    }
-
-    static boolean looksLikeIp(String host) {
-        return host.matches("[0-9.]+") || host.contains(":");
-    }
-
-    static boolean sameIp(String a, String b) {
-        try {
-            return InetAddress.getByName(a).equals(InetAddress.getByName(b));
+            return best != null && verifyHostName(canonical, best);
         } catch (Exception e) {
             return false;
         }
     }
 
-    static boolean dnsMatches(String pattern, String host) {
-        if (pattern.startsWith("*.")) {
-            int dot = host.indexOf('.');
-            return dot > 0 && host.substring(dot).equals(pattern.substring(1));
+    // pgjdbc's HOSTNAME_PATTERN_COMPARATOR: more dots, then fewer stars, then longer wins.
+    static int specificity(String a, String b) {
+        int d = Long.compare(a.chars().filter(c -> c == '.').count(), b.chars().filter(c -> c == '.').count());
+        if (d != 0) {
+            return d;
         }
-        return pattern.equals(host);
+        int s = Long.compare(b.chars().filter(c -> c == '*').count(), a.chars().filter(c -> c == '*').count());
+        if (s != 0) {
+            return s;
+        }
+        return Integer.compare(a.length(), b.length());
+    }
+
+    // pgjdbc's PGjdbcHostnameVerifier.verifyHostName: '*' only as the whole left-most label.
+    static boolean verifyHostName(String hostname, String pattern) {
+        if (hostname == null || pattern == null) {
+            return false;
+        }
+        int lastStar = pattern.lastIndexOf('*');
+        if (lastStar == -1) {
+            return hostname.equalsIgnoreCase(pattern);
+        }
+        if (lastStar > 0 || pattern.indexOf('.') == -1 || hostname.length() < pattern.length() - 1) {
+            return false;
+        }
+        int toffset = hostname.length() - pattern.length() + 1;
+        if (hostname.lastIndexOf('.', toffset - 1) >= 0) {
+            return false;
+        }
+        return hostname.regionMatches(true, toffset, pattern, 1, pattern.length() - 1);
     }
 
     // The innermost cause names the real problem ("PKIX path building failed" wraps
