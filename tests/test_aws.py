@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES, missing
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, missing
 from rdstrust.bundle import read_bundle
 from rdstrust.certs import CertInfo
 from rdstrust.cli import app
@@ -27,7 +27,7 @@ from rdstrust.errors import AwsError
 from rdstrust.stores import NewCert, StoreType, create_store
 
 try:
-    import boto3  # noqa: F401
+    import boto3
     import moto  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the environment
     boto3 = None
@@ -175,7 +175,9 @@ def test_instances_lists_the_fleet_with_its_cas(mutable_fleet: Any) -> None:
     data = json.loads(out)
     rows = {r["identifier"]: r for r in data["inventory"]["resources"]}
     assert {k: (r["region"], r["ca"]) for k, r in rows.items() if r["kind"] == "instance"} == FLEET
-    assert rows["aurora-1"]["kind"] == "cluster" and rows["aurora-1"]["engine"] == "aurora-postgresql"
+    assert (
+        rows["aurora-1"]["kind"] == "cluster" and rows["aurora-1"]["engine"] == "aurora-postgresql"
+    )
     assert rows["db-rsa"]["endpoint"].endswith(".eu-west-1.rds.amazonaws.com")
     assert rows["db-rsa"]["port"] == 5432
     assert data["readiness"] is None
@@ -191,7 +193,9 @@ def test_instances_lists_the_fleet_with_its_cas(mutable_fleet: Any) -> None:
     assert "rds-ca-rsa2048-g1" in lines[0] and "unknown" in lines[0]
 
 
-def test_instances_region_comes_from_the_environment(fleet: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instances_region_comes_from_the_environment(
+    fleet: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = cli("instances")
     assert code == 2 and "--region" in err
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
@@ -209,16 +213,29 @@ def test_instances_store_flags_exactly_the_stores_lacking_each_ca(
     data = json.loads(out)["readiness"]
     assert data["target"] == "rds-ca-rsa2048-g1" and data["ready"] is False
     verdicts = {
-        r["identifier"]: {
-            Path(s["store"]).name: (s["current"], s["target"]) for s in r["stores"]
-        }
+        r["identifier"]: {Path(s["store"]).name: (s["current"], s["target"]) for s in r["stores"]}
         for r in data["resources"]
     }
     ok = (True, True)
     assert verdicts == {
-        "db-2019": {"full.pem": ok, "g1only.pem": (False, True), "no-ecc.p12": ok, "no-rsa-eu.pem": ok},
-        "db-ecc": {"full.pem": ok, "g1only.pem": ok, "no-ecc.p12": (False, True), "no-rsa-eu.pem": ok},
-        "db-rsa": {"full.pem": ok, "g1only.pem": ok, "no-ecc.p12": ok, "no-rsa-eu.pem": (False, False)},
+        "db-2019": {
+            "full.pem": ok,
+            "g1only.pem": (False, True),
+            "no-ecc.p12": ok,
+            "no-rsa-eu.pem": ok,
+        },
+        "db-ecc": {
+            "full.pem": ok,
+            "g1only.pem": ok,
+            "no-ecc.p12": (False, True),
+            "no-rsa-eu.pem": ok,
+        },
+        "db-rsa": {
+            "full.pem": ok,
+            "g1only.pem": ok,
+            "no-ecc.p12": ok,
+            "no-rsa-eu.pem": (False, False),
+        },
     }
     # The CA of each row is the region's root of that generation (the 2019 root for 2019).
     refs = {r["identifier"]: r["current_certificates"][0]["common_name"] for r in data["resources"]}
@@ -264,14 +281,18 @@ def test_instances_target_changes_what_is_required(fleet: Any, stores: dict[str,
     assert code == 2 and "not a CA to rotate to" in err
 
 
-def test_instances_aws_errors_are_one_sentence_exit_9(aws_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instances_aws_errors_are_one_sentence_exit_9(
+    aws_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Nothing listens on this port: the connection is refused at once, without retries to AWS.
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code, out, err = cli("instances", "--region", "us-east-1", "--endpoint-url", f"http://127.0.0.1:{port}")
+    code, out, err = cli(
+        "instances", "--region", "us-east-1", "--endpoint-url", f"http://127.0.0.1:{port}"
+    )
     assert code == 9 and out == ""
     assert err.startswith("rdstrust: error: Cannot reach the RDS API") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -295,8 +316,14 @@ def test_rotate_checks_the_region_of_the_instance(
 ) -> None:
     """no-rsa-eu lacks the eu-west-1 RSA2048 root only: a us-east-1 instance may rotate."""
     code, out, err = cli(
-        "rotate", "--instance", "db-2019", "--region", "us-east-1",
-        *store_args(stores, "full", "no-rsa-eu"), "--yes", "--json",
+        "rotate",
+        "--instance",
+        "db-2019",
+        "--region",
+        "us-east-1",
+        *store_args(stores, "full", "no-rsa-eu"),
+        "--yes",
+        "--json",
     )
     assert code == 0, err
     assert json.loads(out)["applied"] is True
@@ -304,7 +331,15 @@ def test_rotate_checks_the_region_of_the_instance(
 
 
 def test_rotate_to_the_ca_in_use(fleet: Any, stores: dict[str, Path]) -> None:
-    base = ["rotate", "--instance", "db-ecc", "--region", "ap-southeast-2", "--to", "rds-ca-ecc384-g1"]
+    base = [
+        "rotate",
+        "--instance",
+        "db-ecc",
+        "--region",
+        "ap-southeast-2",
+        "--to",
+        "rds-ca-ecc384-g1",
+    ]
     code, out, err = cli(*base, *store_args(stores, "full", "no-rsa-eu"), "--yes")
     assert code == 0, err
     assert "already uses rds-ca-ecc384-g1; nothing to change" in err
@@ -324,8 +359,16 @@ def test_rotate_refused_names_the_store_and_leaves_the_emulator_unchanged(
     )
     before = state(fleet, "eu-west-1")
     code, out, err = cli(
-        "rotate", "--instance", "db-rsa", "--region", "eu-west-1", "--to", "rds-ca-rsa2048-g1",
-        *store_args(stores, "full", "no-rsa-eu"), "--yes", "--apply-immediately",
+        "rotate",
+        "--instance",
+        "db-rsa",
+        "--region",
+        "eu-west-1",
+        "--to",
+        "rds-ca-rsa2048-g1",
+        *store_args(stores, "full", "no-rsa-eu"),
+        "--yes",
+        "--apply-immediately",
     )
     assert code == 1, err
     assert "Refused" in err and str(stores["no-rsa-eu"].resolve()) in err
@@ -335,8 +378,14 @@ def test_rotate_refused_names_the_store_and_leaves_the_emulator_unchanged(
     assert after == before and described_ca(fleet, "db-rsa") == "rds-ca-2019"
     # Its twin: without that store the same command goes ahead.
     code, out, err = cli(
-        "rotate", "--instance", "db-rsa", "--region", "eu-west-1",
-        *store_args(stores, "full"), "--yes", "--apply-immediately",
+        "rotate",
+        "--instance",
+        "db-rsa",
+        "--region",
+        "eu-west-1",
+        *store_args(stores, "full"),
+        "--yes",
+        "--apply-immediately",
     )
     assert code == 0, err
     assert described_ca(fleet, "db-rsa") == "rds-ca-rsa2048-g1"
@@ -344,14 +393,25 @@ def test_rotate_refused_names_the_store_and_leaves_the_emulator_unchanged(
 
 def test_rotate_without_yes_plans_only(fleet: Any, stores: dict[str, Path]) -> None:
     code, out, err = cli(
-        "rotate", "--instance", "db-2019", "--region", "us-east-1",
-        *store_args(stores, "full"), "--no-restart", "--apply-immediately", "--json",
+        "rotate",
+        "--instance",
+        "db-2019",
+        "--region",
+        "us-east-1",
+        *store_args(stores, "full"),
+        "--no-restart",
+        "--apply-immediately",
+        "--json",
     )
     assert code == 0, err
     data = json.loads(out)
     assert data["applied"] is False
     plan = data["plan"]
-    assert (plan["current_ca"], plan["target_ca"], plan["restart"]) == ("rds-ca-2019", "rds-ca-rsa2048-g1", False)
+    assert (plan["current_ca"], plan["target_ca"], plan["restart"]) == (
+        "rds-ca-2019",
+        "rds-ca-rsa2048-g1",
+        False,
+    )
     assert plan["blocking"] == [] and plan["apply_immediately"] is True
     assert "Plan only: nothing was changed" in err
     assert described_ca(fleet, "db-2019") == "rds-ca-2019"
@@ -360,9 +420,20 @@ def test_rotate_without_yes_plans_only(fleet: Any, stores: dict[str, Path]) -> N
 def test_rotate_with_yes_applies_and_waits(mutable_fleet: Any, stores: dict[str, Path]) -> None:
     fleet = mutable_fleet
     code, out, err = cli(
-        "rotate", "--instance", "db-2019", "--region", "us-east-1",
-        *store_args(stores, "full", "no-ecc"), "--yes", "--apply-immediately", "--no-restart",
-        "--wait", "--wait-interval", "0.2", "--wait-timeout", "20",
+        "rotate",
+        "--instance",
+        "db-2019",
+        "--region",
+        "us-east-1",
+        *store_args(stores, "full", "no-ecc"),
+        "--yes",
+        "--apply-immediately",
+        "--no-restart",
+        "--wait",
+        "--wait-interval",
+        "0.2",
+        "--wait-timeout",
+        "20",
     )
     assert code == 0, err
     assert "status: applied" in out and "reported CA: rds-ca-rsa2048-g1" in out
@@ -390,7 +461,9 @@ def test_rotate_a_cluster(mutable_fleet: Any, stores: dict[str, Path]) -> None:
 
 
 def test_rotate_unknown_instance_and_usage_errors(aws_env: Any, stores: dict[str, Path]) -> None:
-    code, out, err = cli("rotate", "--instance", "nope", "--region", "us-east-1", *store_args(stores, "full"))
+    code, _, err = cli(
+        "rotate", "--instance", "nope", "--region", "us-east-1", *store_args(stores, "full")
+    )
     assert code == 9 and "There is no DB instance 'nope' in us-east-1" in err
     code, _, err = cli("rotate", "--region", "us-east-1", *store_args(stores, "full"))
     assert code == 2 and "exactly one of --instance" in err
@@ -398,7 +471,9 @@ def test_rotate_unknown_instance_and_usage_errors(aws_env: Any, stores: dict[str
     assert code == 2
     code, _, err = cli("rotate", "--instance", "x", "--wait", *store_args(stores, "full"))
     assert code == 2 and "--wait needs --yes and --apply-immediately" in err
-    code, _, err = cli("rotate", "--instance", "x", "--to", "rds-ca-2019", *store_args(stores, "full"))
+    code, _, err = cli(
+        "rotate", "--instance", "x", "--to", "rds-ca-2019", *store_args(stores, "full")
+    )
     assert code == 2
 
 
@@ -410,7 +485,9 @@ def test_wait_polls_the_emulator_until_the_new_ca_shows(mutable_fleet: Any) -> N
     from rdstrust.aws.rotate import fetch_resource, wait_for_ca
 
     options = AwsOptions(endpoint_url=fleet.url)
-    fetch = fetch_resource(boto3_session(options), options, ResourceKind.INSTANCE, "db-2019", "us-east-1")
+    fetch = fetch_resource(
+        boto3_session(options), options, ResourceKind.INSTANCE, "db-2019", "us-east-1"
+    )
     calls = []
 
     def counted() -> Any:
@@ -420,7 +497,9 @@ def test_wait_polls_the_emulator_until_the_new_ca_shows(mutable_fleet: Any) -> N
     def later() -> None:
         time.sleep(1.0)
         fleet.client("us-east-1").modify_db_instance(
-            DBInstanceIdentifier="db-2019", CACertificateIdentifier="rds-ca-rsa4096-g1", ApplyImmediately=True
+            DBInstanceIdentifier="db-2019",
+            CACertificateIdentifier="rds-ca-rsa4096-g1",
+            ApplyImmediately=True,
         )
 
     thread = threading.Thread(target=later)
