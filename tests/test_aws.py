@@ -513,3 +513,24 @@ def test_wait_polls_the_emulator_until_the_new_ca_shows(mutable_fleet: Any) -> N
 
     with pytest.raises(AwsError, match="still reports CA rds-ca-rsa4096-g1"):
         wait_for_ca(fetch, "rds-ca-ecc384-g1", timeout=1.0, interval=0.3)
+
+
+def test_all_regions_skips_a_region_that_refuses(fleet: Any) -> None:
+    """--all-regions includes opt-in regions an account may not have enabled: such a region is
+    a note, not the end of the run. The emulator refuses a region it does not know the same way
+    (an error answer), which stands in for one here."""
+    from rdstrust.aws.client import AwsOptions, boto3_session
+    from rdstrust.aws.inventory import list_resources
+
+    options = AwsOptions(endpoint_url=fleet.url)
+    session = boto3_session(options)
+    regions = ["us-east-1", "xx-nowhere-1"]
+    inventory = list_resources(session, options, regions, pending=False, skip_failing=True)
+    assert [r.identifier for r in inventory.resources] == ["db-2019"]
+    assert inventory.regions == ("us-east-1",)
+    assert inventory.skipped_regions == ("xx-nowhere-1",)
+    assert inventory.notes[0].startswith("skipped xx-nowhere-1: The RDS API answered")
+    with pytest.raises(AwsError, match="xx-nowhere-1"):
+        list_resources(session, options, regions, pending=False)
+    with pytest.raises(AwsError, match="xx-nowhere-1"):
+        list_resources(session, options, regions[1:], pending=False, skip_failing=True)

@@ -73,6 +73,8 @@ class Inventory:
     #: Whether pending maintenance actions were read in every region.
     pending_known: bool
     notes: tuple[str, ...] = field(default=())
+    #: Regions left out because they refused (``--all-regions`` only: opt-in regions).
+    skipped_regions: tuple[str, ...] = ()
 
 
 def _port(value: Any) -> int | None:
@@ -211,21 +213,44 @@ def region_resources(
 
 
 def list_resources(
-    session: Any, options: AwsOptions, regions: Sequence[str], *, pending: bool = True
+    session: Any,
+    options: AwsOptions,
+    regions: Sequence[str],
+    *,
+    pending: bool = True,
+    skip_failing: bool = False,
 ) -> Inventory:
-    """The DB instances and clusters of ``regions``; raises :class:`AwsError` on API failure."""
+    """The DB instances and clusters of ``regions``; raises :class:`AwsError` on API failure.
+
+    ``skip_failing`` (for ``--all-regions``, whose list includes opt-in regions the account may
+    not have enabled) turns a region's failure into a note and a ``skipped_regions`` entry; the
+    error is still raised when every region fails (no credentials, no network).
+    """
     resources: list[DbResource] = []
     notes: list[str] = []
+    skipped: list[str] = []
+    first_error: AwsError | None = None
     for region in regions:
-        rows, note = region_resources(session, options, region, pending=pending)
+        try:
+            rows, note = region_resources(session, options, region, pending=pending)
+        except AwsError as exc:
+            if not skip_failing:
+                raise
+            first_error = first_error or exc
+            skipped.append(region)
+            notes.append(f"skipped {region}: {exc.message}")
+            continue
         resources.extend(rows)
         if note:
             notes.append(note)
+    if first_error is not None and len(skipped) == len(regions):
+        raise first_error
     return Inventory(
-        regions=tuple(regions),
+        regions=tuple(r for r in regions if r not in skipped),
         resources=tuple(resources),
-        pending_known=pending and not notes,
+        pending_known=pending and not any(n.startswith("pending") for n in notes),
         notes=tuple(notes),
+        skipped_regions=tuple(skipped),
     )
 
 

@@ -83,12 +83,9 @@ class ResourceReadiness:
     current_certificates: tuple[CaRef, ...]
     target_certificates: tuple[CaRef, ...]
     stores: tuple[StoreCheck, ...]
+    #: Whether no store would break for this resource.
+    ok: bool
     notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """Whether no store would break for this resource."""
-        return all(s.ok for s in self.stores)
 
 
 @dataclass(frozen=True)
@@ -172,6 +169,7 @@ def resource_readiness(
         current_certificates=tuple(ca_ref(c) for c in current),
         target_certificates=tuple(ca_ref(c) for c in wanted),
         stores=tuple(checks),
+        ok=all(c.ok for c in checks),
         notes=tuple(notes),
     )
 

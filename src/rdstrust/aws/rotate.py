@@ -42,11 +42,8 @@ class RotationPlan:
     blocking: tuple[str, ...]
     #: Whether the resource already uses the target CA (nothing to change).
     already: bool
-
-    @property
-    def allowed(self) -> bool:
-        """Whether every store trusts the target CA for this resource's region."""
-        return not self.blocking
+    #: Whether every store trusts the target CA for this resource's region.
+    allowed: bool
 
 
 @dataclass(frozen=True)
@@ -112,6 +109,7 @@ def plan_rotation(
         restart=False if no_restart else None,
         readiness=readiness,
         blocking=blocking,
+        allowed=not blocking,
         already=(resource.ca or "").lower() == target,
     )
 

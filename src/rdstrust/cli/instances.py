@@ -152,7 +152,7 @@ def instances(
             raise UsageError("The --storepass options go with --store; add --store.")
         session = boto3_session(options)
         regions = resolve_regions(session, region or [], all_regions)
-        inventory = list_resources(session, options, regions)
+        inventory = list_resources(session, options, regions, skip_failing=all_regions)
         readiness = None
         if reference is not None:
             readiness = check_readiness(inventory.resources, contents, reference, target)
@@ -160,7 +160,10 @@ def instances(
     emit(report, json=json, human=render_instances(report))
     for note in inventory.notes:
         err(f"note: {note}")
-    err(f"{len(inventory.resources)} instance(s) and cluster(s) in {len(regions)} region(s).")
+    err(
+        f"{len(inventory.resources)} instance(s) and cluster(s) in "
+        f"{len(inventory.regions)} region(s)."
+    )
     if readiness is not None:
         broken = sum(1 for r in readiness.resources if not r.ok)
         err(f"{broken} of {len(readiness.resources)} would break a store.")
