@@ -286,3 +286,34 @@ def test_all_regions_is_botocore_s_list_for_the_partition() -> None:
         json.dumps(resolve_regions(commercial, ["US-EAST-1", "us-east-1"], False))
         == '["us-east-1"]'
     )
+
+
+def test_apply_refuses_a_plan_the_stores_do_not_allow(tmp_path: Path) -> None:
+    """The library guards the change too, before any AWS call (no session is even needed)."""
+    from rdstrust.aws.client import AwsOptions
+    from rdstrust.aws.rotate import apply_rotation
+
+    bundle = read_bundle(MIXED)
+    old_only = [c for c in bundle if c.generation is Generation.CA_2019]
+    store = tmp_path / "old.pem"
+    store.write_bytes(
+        create_store(StoreType.PEM, [NewCert.from_info(c) for c in old_only], password=None)
+    )
+    plan = plan_rotation(
+        resource("rds-ca-2019"), [read_store(store, None)], bundle, "rds-ca-rsa2048-g1"
+    )
+    assert not plan.allowed and plan.blocking == (str(store.resolve()),)
+    with pytest.raises(UsageError, match="Refusing to rotate"):
+        apply_rotation(None, AwsOptions(), plan)
+
+
+def test_endpoint_url_must_be_http() -> None:
+    from typer.testing import CliRunner
+
+    from rdstrust.cli import app
+
+    result = CliRunner().invoke(
+        app, ["instances", "--region", "us-east-1", "--endpoint-url", "file:///etc/passwd"]
+    )
+    assert result.exit_code == 2
+    assert "is not an http:// or https:// URL" in result.stderr
