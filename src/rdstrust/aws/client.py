@@ -127,7 +127,7 @@ def resolve_regions(session: Any, given: Sequence[str], all_regions: bool) -> tu
         return tuple(session.get_available_regions("rds", partition_name=partition))
     if not configured:
         raise UsageError(
-            "No AWS region given; pass --region REGION (or --all-regions), or set AWS_REGION."
+            "No AWS region given and none configured; pass --region REGION or set AWS_REGION."
         )
     return (check_region(configured),)
 
