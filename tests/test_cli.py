@@ -26,7 +26,17 @@ runner = CliRunner()
 G1 = FIXTURES / "bundles" / "g1.pem"
 CHAIN = FIXTURES / "chains" / "rsa2048-g1-us-east-1" / "chain.pem"
 PASSWORD = "changeit"
-COMMANDS = ("update", "fetch", "split", "merge", "inspect", "verify", "probe")
+COMMANDS = (
+    "update",
+    "fetch",
+    "split",
+    "merge",
+    "inspect",
+    "verify",
+    "probe",
+    "instances",
+    "rotate",
+)
 # Environment that would change what a case does; each test starts without it.
 _ENV = (
     "RDSTRUST_BUNDLE",
@@ -182,6 +192,24 @@ CASES: dict[str, list[Case]] = {
         c("127.0.0.1:1 --server-name a..b", 2, "not a host name"),
         c("127.0.0.1:1 --save-chain {dir}", 5, "give a file name with --save-chain"),
         c("127.0.0.1:1 --save-chain {dir}/sub/chain.pem", 5, "does not exist"),
+    ],
+    # Refused before any AWS call (no network, no credentials needed).
+    "instances": [
+        c("--region mars", 2, "not an AWS region code"),
+        c("--region us-east-1 --all-regions", 2, "not both"),
+        c("--region us-east-1 --storepass-env X", 2, "go with --store"),
+        c("--region us-east-1 --target rds-ca-2019", 2, "not a CA to rotate to"),
+        c("--region us-east-1 --endpoint-url ftp://x", 2, "not an http"),
+        c("--region us-east-1 -s {missing} --bundle {g1}", 5, "does not exist"),
+    ],
+    "rotate": [
+        c("--instance a --cluster b -s {store}", 2, "exactly one of"),
+        c("-s {store}", 2, "exactly one of"),
+        c("--instance a -s {store} --wait", 2, "--wait needs --yes"),
+        c("--instance a -s {store} --yes --apply-immediately --probe", 2, "goes with --wait"),
+        c("--instance a -s {store} --to rds-ca-2019", 2, "not a CA to rotate to"),
+        c("--instance a -s {missing} --bundle {g1}", 5, "does not exist"),
+        c("--instance a -s {store} --wait-timeout 0", 2, SECONDS, parser=True),
     ],
 }
 

@@ -12,8 +12,10 @@ import typer
 from rdstrust import __version__
 from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
+from rdstrust.cli.instances import instances
 from rdstrust.cli.merge import merge
 from rdstrust.cli.probe import probe
+from rdstrust.cli.rotate import rotate
 from rdstrust.cli.split import split
 from rdstrust.cli.update import update
 from rdstrust.cli.verify import verify
@@ -54,6 +56,8 @@ app.command("verify")(verify)
 app.command("probe")(probe)
 app.command("merge")(merge)
 app.command("inspect")(inspect)
+app.command("instances")(instances)
+app.command("rotate")(rotate)
 
 
 def main() -> None:

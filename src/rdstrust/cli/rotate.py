@@ -1,0 +1,195 @@
+"""``rdstrust rotate``: change one instance's or cluster's CA, only when every store is ready."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rdstrust.aws.inventory import ResourceKind
+from rdstrust.aws.readiness import DEFAULT_TARGET, check_target
+from rdstrust.aws.rotate import (
+    DEFAULT_WAIT_INTERVAL,
+    DEFAULT_WAIT_TIMEOUT,
+    RotateOptions,
+    RotationPlan,
+    RotationResult,
+    run_rotation,
+)
+from rdstrust.cli._common import (
+    JsonOption,
+    StartTLSOption,
+    StorePassEnvOption,
+    StorePassFileOption,
+    emit,
+    err,
+    exit_on_error,
+    seconds,
+)
+from rdstrust.cli.instances import (
+    AwsBundleOption,
+    EndpointOption,
+    ProfileOption,
+    aws_options,
+    load_stores,
+)
+from rdstrust.errors import ExitCode, UsageError
+from rdstrust.probe import StartTLS
+
+
+def rotate(
+    stores: Annotated[
+        list[Path],
+        typer.Option(
+            "--store",
+            "-s",
+            metavar="STORE",
+            help="Trust store that must trust the target CA first (JKS, PKCS12 or PEM); repeat.",
+            show_default=False,
+        ),
+    ],
+    instance: Annotated[
+        str | None,
+        typer.Option("--instance", metavar="ID", help="DB instance to rotate.", show_default=False),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", metavar="ID", help="DB cluster to rotate.", show_default=False),
+    ] = None,
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="CA", help="CA to rotate to (a G1 CA identifier)."),
+    ] = DEFAULT_TARGET,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            metavar="REGION",
+            help="Region of the instance (default: the configured region).",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Apply the change (without it: show the plan only).")
+    ] = False,
+    apply_immediately: Annotated[
+        bool,
+        typer.Option(
+            "--apply-immediately",
+            help="Apply now instead of in the next maintenance window.",
+        ),
+    ] = False,
+    no_restart: Annotated[
+        bool,
+        typer.Option(
+            "--no-restart",
+            help="Rotate without restarting the instance (CertificateRotationRestart=false; "
+            "PostgreSQL, MySQL, MariaDB and their Aurora engines).",
+        ),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="After --apply-immediately, wait until the new CA is reported."
+        ),
+    ] = False,
+    wait_timeout: Annotated[
+        float,
+        typer.Option("--wait-timeout", metavar="SECONDS", parser=seconds, help="Longest --wait."),
+    ] = DEFAULT_WAIT_TIMEOUT,
+    wait_interval: Annotated[
+        float,
+        typer.Option(
+            "--wait-interval", metavar="SECONDS", parser=seconds, help="Seconds between polls."
+        ),
+    ] = DEFAULT_WAIT_INTERVAL,
+    do_probe: Annotated[
+        bool,
+        typer.Option(
+            "--probe", help="After --wait, probe the endpoint and report the CA it now uses."
+        ),
+    ] = False,
+    starttls: StartTLSOption = None,
+    profile: ProfileOption = None,
+    endpoint: EndpointOption = None,
+    bundle: AwsBundleOption = None,
+    storepass_env: StorePassEnvOption = None,
+    storepass_file: StorePassFileOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Rotate one DB instance or cluster to a new CA once every store trusts it.
+
+    Exit codes: 0 planned (no --yes) or applied, 1 refused (a store does not trust the target
+    CA), 2 bad option, 3 bad bundle, 5 unreadable store, 6 --probe failed, 7 boto3 missing
+    (install 'rdstrust[aws]'), 9 an AWS call failed or --wait timed out.
+    """
+    with exit_on_error():
+        if (instance is None) == (cluster is None):
+            raise UsageError("Name exactly one of --instance ID or --cluster ID.")
+        request = RotateOptions(
+            kind=ResourceKind.INSTANCE if instance is not None else ResourceKind.CLUSTER,
+            identifier=instance or cluster or "",
+            target=check_target(to),
+            region=region,
+            apply_immediately=apply_immediately,
+            no_restart=no_restart,
+            yes=yes,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            wait_interval=wait_interval,
+            probe=do_probe,
+            starttls=starttls or StartTLS.POSTGRES,
+        )
+        options = aws_options(profile, endpoint)
+        contents, reference = load_stores(stores, bundle, storepass_env, storepass_file)
+        result = run_rotation(options, request, contents, reference)
+    emit(result, json=json, human=render_rotation(result))
+    _summary(result.plan, result, yes)
+
+
+def _summary(plan: RotationPlan, result: RotationResult, yes: bool) -> None:
+    if not plan.allowed:
+        err(
+            f"Refused: {len(plan.blocking)} store(s) do not trust {plan.target_ca} for "
+            f"{plan.region}: {', '.join(plan.blocking)}; nothing was changed."
+        )
+        raise typer.Exit(int(ExitCode.NOT_TRUSTED))
+    if plan.already:
+        err(f"{plan.identifier} already uses {plan.target_ca}; nothing to change.")
+    elif not yes:
+        err("Plan only: nothing was changed; add --yes to apply it.")
+    elif result.applied:
+        when = "now" if plan.apply_immediately else "in the next maintenance window"
+        err(f"Requested {plan.target_ca} for {plan.identifier}, applied {when}.")
+
+
+def render_rotation(result: RotationResult) -> str:
+    """The plan, the per-store verdicts, and what was done."""
+    plan = result.plan
+    restart = {None: "AWS default", False: "no restart"}.get(plan.restart, "restart")
+    lines = [
+        f"{plan.kind} {plan.identifier} ({plan.engine}, {plan.region})",
+        f"  CA now     {plan.current_ca or '-'}",
+        f"  CA target  {plan.target_ca}",
+        f"  applied    {'immediately' if plan.apply_immediately else 'next maintenance window'}"
+        f"; {restart}",
+        "stores:",
+    ]
+    for check in plan.readiness.stores:
+        verdict = "ok" if check.target else "DOES NOT TRUST THE TARGET"
+        lines.append(f"  {verdict:<6} {check.store}")
+        lines += [f"         {reason}" for reason in check.reasons]
+    lines += [f"  note: {note}" for note in plan.readiness.notes]
+    status = "REFUSED" if not plan.allowed else ("applied" if result.applied else "planned")
+    if plan.already:
+        status = "nothing to do"
+    lines.append(f"status: {status}")
+    if result.reported_ca is not None:
+        lines.append(f"reported CA: {result.reported_ca} after {result.waited_seconds:.0f} s")
+    if result.probe is not None:
+        p = result.probe
+        lines.append(
+            f"probe: {p.host}:{p.port} certificate issued by {p.issuer} ({p.generation.value})"
+        )
+    return "\n".join(lines)
