@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from rdstrust import __version__
+from rdstrust.cli.audit import audit
 from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.merge import merge
@@ -54,6 +55,7 @@ app.command("verify")(verify)
 app.command("probe")(probe)
 app.command("merge")(merge)
 app.command("inspect")(inspect)
+app.command("audit")(audit)
 
 
 def main() -> None:
