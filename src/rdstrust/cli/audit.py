@@ -174,7 +174,7 @@ def render_audit(result: AuditResult) -> str:
         f"server         {safe(server.host)}:{server.port} (PostgreSQL {version})",
         f"ssl            {'on' if server.ssl else 'off'}",
         f"rds.force_ssl  {rds}",
-        f"audited as     {safe(server.audit_user)} over {audit_tls} ({sees})",
+        f"audited as     {safe(server.audit_user)} ({audit_tls}; {sees})",
         f"window         {_window(result)}",
         "",
     ]
