@@ -226,7 +226,7 @@ def test_audit_names_exactly_the_three_clients(quiet: PgServer) -> None:
     assert clients["audit-psql-plain"]["user"] == PLAIN_ROLE
     for client in clients.values():
         assert client["database"] == "postgres"
-        assert client["client_addr"].startswith("127.0.0.1")
+        assert client["client_addr"] == "127.0.0.1" and client["client_port"] > 0
         assert client["backend_start"] and client["samples"] == 1
     assert data["server"]["ssl"] is True and data["server"]["force_ssl"] is None
     assert data["server"]["audit_ssl"] is True and data["hidden"] == []
@@ -300,6 +300,33 @@ def test_watch_catches_a_client_that_comes_and_goes(quiet: PgServer) -> None:
     assert window_start < late_first <= late_last < window_end  # came and went in the window
     assert 1 <= clients["audit-late"]["samples"] < 7
     assert clients["audit-late"]["ssl"] is False
+
+
+@pytest.mark.postgres
+def test_ctrl_c_ends_a_watch_with_the_report_so_far(quiet: PgServer) -> None:
+    pg = quiet
+    client = psql_client(pg, "audit-ctrl-c", sslmode="require")
+    try:
+        wait_for_clients(pg, {"audit-ctrl-c"}, (client,))
+        watcher = subprocess.Popen(
+            [*RDSTRUST, "audit", pg.dsn(sslmode="require"), "--json", "--watch", "1h"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert watcher.stderr is not None
+        assert "watching for 3600 s" in watcher.stderr.readline()
+        time.sleep(2.5)
+        watcher.send_signal(signal.SIGINT)
+        stdout, stderr = watcher.communicate(timeout=30)
+    finally:
+        stop(client)
+    assert watcher.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    data = json.loads(stdout)
+    assert data["interrupted"] is True and data["samples"] >= 2
+    assert by_app(data)["audit-ctrl-c"]["samples"] == data["samples"]
 
 
 @pytest.mark.postgres

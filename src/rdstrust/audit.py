@@ -65,7 +65,7 @@ HIDDEN_MARKER = "<insufficient privilege>"
 # backend is left out. One row more than MAX_ROWS (10000 + 1) tells that the answer was cut.
 # The marker is HIDDEN_MARKER. A plain literal: nothing from outside ever goes into the SQL.
 _SESSIONS_SQL = """
-SELECT a.pid, a.datname, a.usename, a.application_name, a.client_addr::text, a.client_port,
+SELECT a.pid, a.datname, a.usename, a.application_name, host(a.client_addr), a.client_port,
        a.backend_start, a.backend_type, a.query = '<insufficient privilege>' AS hidden,
        s.pid IS NOT NULL AS client, s.ssl, s.version, s.cipher, s.bits
   FROM pg_stat_activity AS a
@@ -194,7 +194,10 @@ class HiddenSession:
 
 @dataclass(frozen=True)
 class AuditResult:
-    """The clients seen over the whole window, the server's SSL settings, and what to make of it."""
+    """The clients seen over the whole window, the server's SSL settings, and what to make of it.
+
+    ``interrupted``: Ctrl-C ended the watch early; the result covers the samples taken until then.
+    """
 
     server: ServerSettings
     clients: tuple[ClientSession, ...]
@@ -205,6 +208,7 @@ class AuditResult:
     watch: float
     interval: float
     truncated: bool
+    interrupted: bool
     notes: tuple[str, ...]
 
     @property
@@ -330,25 +334,21 @@ def _run(
     psycopg: ModuleType, conn: Connection[Any], options: AuditOptions, password: str | None
 ) -> AuditResult:
     try:
+        # The views are cheap; a server that takes longer than this is not answering.
+        conn.execute("SET statement_timeout = 30000")
         server = _read_settings(conn)
         started = _now()
         tracker = _Tracker()
-        begin = time.monotonic()
-        count = 0
-        while True:
-            tracker.add(conn.execute(_SESSIONS_SQL).fetchall(), _now())
-            count += 1
-            due = begin + count * options.interval
-            # A small tolerance so a 3 s window at 0.5 s gives 7 samples despite float steps.
-            if options.watch == 0 or due > begin + options.watch + 1e-6:
-                break
-            time.sleep(max(0.0, due - time.monotonic()))
+        count, interrupted = _sample(conn, tracker, options)
     except psycopg.Error as exc:
         raise ProbeError(
             f"The audit query failed on the server ({_detail(exc, password)}); the role needs "
             "to be able to read pg_stat_activity and pg_stat_ssl."
         ) from None
     clients, hidden = tracker.results()
+    notes = _notes(server, clients, hidden, count, truncated=tracker.truncated)
+    if interrupted:
+        notes += (f"Interrupted after {count} sample(s): the window was cut short.",)
     return AuditResult(
         server=server,
         clients=clients,
@@ -359,8 +359,29 @@ def _run(
         watch=options.watch,
         interval=options.interval,
         truncated=tracker.truncated,
-        notes=_notes(server, clients, hidden, count, truncated=tracker.truncated),
+        interrupted=interrupted,
+        notes=notes,
     )
+
+
+def _sample(conn: Connection[Any], tracker: _Tracker, options: AuditOptions) -> tuple[int, bool]:
+    """Sample every ``interval`` seconds for ``watch`` seconds; (samples taken, interrupted)."""
+    begin = time.monotonic()
+    count = 0
+    try:
+        while True:
+            tracker.add(conn.execute(_SESSIONS_SQL).fetchall(), _now())
+            count += 1
+            due = begin + count * options.interval
+            # A small tolerance so a 3 s window at 0.5 s gives 7 samples despite float steps.
+            if options.watch == 0 or due > begin + options.watch + 1e-6:
+                return count, False
+            time.sleep(max(0.0, due - time.monotonic()))
+    except KeyboardInterrupt:
+        # Ctrl-C ends a long watch early: what the samples so far saw is still worth reporting.
+        if count == 0:
+            raise
+        return count, True
 
 
 def _read_settings(conn: Connection[Any]) -> ServerSettings:

@@ -132,7 +132,8 @@ def audit(
     do not, with the server's ssl and rds.force_ssl settings.
 
     Exit codes: 0 audited, 1 --fail-on-plain and a plain (or hidden) client, 2 usage, 6 cannot
-    connect or query, 7 psycopg is not installed (pip install 'rdstrust[postgres]').
+    connect or query, 7 psycopg is not installed (pip install 'rdstrust[postgres]'), 130 Ctrl-C
+    (during --watch, after printing what the samples so far saw).
     """
     with exit_on_error():
         if interval is not None and watch is None:
@@ -155,6 +156,9 @@ def audit(
             err(f"watching for {options.watch:g} s, one sample every {options.interval:g} s ...")
         result = run_audit(options)
     emit(result, json=json, human=render_audit(result))
+    if result.interrupted:
+        err("rdstrust: interrupted; the report covers the samples taken until then")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
     if fail_on_plain and (result.plain_clients or result.hidden):
         err(
             f"rdstrust: {len(result.plain_clients)} client(s) without SSL and "
@@ -213,7 +217,7 @@ def _window(result: AuditResult) -> str:
 def _row(client: ClientSession, watching: bool) -> list[str]:
     where = "local socket"
     if client.client_addr is not None:
-        addr = client.client_addr.split("/")[0]  # inet::text may carry a /32
+        addr = client.client_addr
         addr = f"[{addr}]" if ":" in addr else addr
         where = f"{addr}:{client.client_port}" if client.client_port else addr
     row = [
