@@ -541,7 +541,8 @@ def _notes(
         notes.append(
             f"{len(hidden)} session(s) of other roles ({users}) are hidden from role "
             f"{server.audit_user} ('{HIDDEN_MARKER}'), so whether they use SSL is unknown; "
-            "grant it pg_read_all_stats (on RDS: rds_superuser or pg_monitor) and audit again."
+            "grant it pg_read_all_stats or pg_monitor (on RDS the master user can) or audit as "
+            "the master user."
         )
     if samples == 1:
         notes.append(

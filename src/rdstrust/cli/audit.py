@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from rdstrust.audit import (
+    DEFAULT_CONNECT_TIMEOUT,
     MAX_INTERVAL,
     MAX_WATCH,
     MIN_INTERVAL,
@@ -25,12 +26,13 @@ from rdstrust.audit import audit as run_audit
 # rdstrust.text.safe lands.
 from rdstrust.audit import escape as safe
 from rdstrust.cli._common import (
-    ConnectTimeoutOption,
+    MAX_TIMEOUT,
     JsonOption,
     choice,
     emit,
     err,
     exit_on_error,
+    seconds,
 )
 from rdstrust.errors import ExitCode, UsageError
 
@@ -70,7 +72,7 @@ def audit(
     dsn: Annotated[
         str,
         typer.Argument(
-            metavar="[DSN]",
+            metavar="DSN",
             help="libpq connection string or postgresql:// URI, without a password (default: "
             "the PGHOST, PGPORT, PGUSER, PGDATABASE, ... environment).",
             show_default=False,
@@ -95,7 +97,17 @@ def audit(
             show_default=False,
         ),
     ] = None,
-    timeout: ConnectTimeoutOption = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            parser=seconds,
+            help=f"Seconds to wait for the connection (default {DEFAULT_CONNECT_TIMEOUT}, or the "
+            f"DSN's connect_timeout / PGCONNECT_TIMEOUT; at most {MAX_TIMEOUT:g}).",
+            show_default=False,
+        ),
+    ] = None,
     watch: Annotated[
         float | None,
         typer.Option(
