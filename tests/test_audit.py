@@ -9,12 +9,16 @@ A second server with ``ssl = off`` is started for its own tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -455,6 +459,95 @@ def test_unreachable_server_is_exit_6(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
+class StallingServer:
+    """Speaks just enough PostgreSQL to let a client log in, then never answers a query.
+
+    With ``login=False`` it accepts TCP connections and says nothing at all.
+    """
+
+    def __init__(self, login: bool = True) -> None:
+        self.login = login
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.done = threading.Event()
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if self.login:
+                with contextlib.suppress(OSError):
+                    self._log_in(conn)
+
+    def _log_in(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        while True:  # SSLRequest / GSSENCRequest get "N", then comes the startup packet
+            (length,) = struct.unpack("!i", conn.recv(4, socket.MSG_WAITALL))
+            body = conn.recv(length - 4, socket.MSG_WAITALL)
+            if struct.unpack("!i", body[:4])[0] in (80877103, 80877104):
+                conn.sendall(b"N")
+                continue
+            break
+        reply = b"R" + struct.pack("!ii", 8, 0)  # AuthenticationOk
+        for name, value in (
+            ("server_version", "15.0"),
+            ("client_encoding", "UTF8"),
+            ("standard_conforming_strings", "on"),
+            ("integer_datetimes", "on"),
+            ("DateStyle", "ISO, MDY"),
+        ):
+            payload = name.encode() + b"\0" + value.encode() + b"\0"
+            reply += b"S" + struct.pack("!i", 4 + len(payload)) + payload
+        reply += b"K" + struct.pack("!iii", 12, 4242, 1) + b"Z" + struct.pack("!i", 5) + b"I"
+        conn.sendall(reply)  # ... and then read the query and never answer it
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("login", "message"),
+    [
+        (True, "did not answer the audit query within 2 s"),
+        (False, "Cannot connect to PostgreSQL"),
+    ],
+)
+def test_a_server_that_stops_answering_is_cut_off(login: bool, message: str) -> None:
+    server = StallingServer(login=login)
+    try:
+        began = time.monotonic()
+        result = run_cli(
+            f"host=127.0.0.1 port={server.port} user=x sslmode=disable gssencmode=disable",
+            "--timeout",
+            "2",
+        )
+        took = time.monotonic() - began
+    finally:
+        server.close()
+    assert result.exit_code == 6, result.output
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert took < 10
+
+
+@pytest.mark.postgres
+def test_a_short_timeout_is_enough_for_a_real_server(quiet: PgServer) -> None:
+    # The twin of the stalling server: the same --timeout against a server that answers.
+    result = run_cli(quiet.dsn(sslmode="require"), "--timeout", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["server"]["ssl"] is True
+
+
 def test_library_raises_probe_error_for_unreachable_server() -> None:
     with pytest.raises(ProbeError, match="Cannot connect"):
         audit(AuditOptions(dsn=f"host=127.0.0.1 port={free_port()}", connect_timeout=3))
@@ -533,6 +626,7 @@ def test_escape() -> None:
 # an import raise ImportError.
 BLOCK_PSYCOPG = """
 import sys
+import threading
 sys.modules["psycopg"] = None
 sys.argv = ["rdstrust", *sys.argv[1:]]
 from rdstrust.cli import main

@@ -22,10 +22,13 @@ runs, so ``import rdstrust`` and ``rdstrust --help`` stay as light as before.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import socket
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -48,6 +51,9 @@ MAX_INTERVAL = 3600.0
 DEFAULT_CONNECT_TIMEOUT = 10
 #: Longest connect timeout accepted, in seconds.
 MAX_CONNECT_TIMEOUT = 3600
+#: Seconds the server gets to answer each statement (the views are cheap), and the longest allowed.
+DEFAULT_QUERY_TIMEOUT = 30.0
+MAX_QUERY_TIMEOUT = 3600.0
 #: Rows read per sample and distinct sessions kept over a window: a server (or something posing
 #: as one) cannot make the audit use unbounded memory.
 MAX_ROWS = 10_000
@@ -104,7 +110,8 @@ class AuditOptions:
     ``dsn`` is a libpq connection string or URI (empty: libpq's environment, ``PGHOST`` and so on,
     alone). The password comes from ``password_file`` (first line) when given, else from libpq
     (``PGPASSWORD``, ``PGPASSFILE``, ``~/.pgpass``); an IAM authentication token is such a password.
-    ``sslmode`` overrides the DSN's. ``watch`` is the window in seconds (0: one sample) and
+    ``sslmode`` overrides the DSN's. ``query_timeout`` bounds each statement, also against a
+    server that stops answering. ``watch`` is the window in seconds (0: one sample) and
     ``interval`` the pause between samples. Out-of-range values raise :class:`UsageError`.
     """
 
@@ -112,6 +119,7 @@ class AuditOptions:
     sslmode: SslMode | None = None
     password_file: Path | None = None
     connect_timeout: int | None = None
+    query_timeout: float = DEFAULT_QUERY_TIMEOUT
     watch: float = 0.0
     interval: float = 1.0
 
@@ -125,6 +133,8 @@ class AuditOptions:
                 f"The interval ({self.interval:g} s) is longer than the watch window "
                 f"({self.watch:g} s); shorten the interval or widen the window."
             )
+        if not (math.isfinite(self.query_timeout) and 1 <= self.query_timeout <= MAX_QUERY_TIMEOUT):
+            raise UsageError(f"The query timeout must be 1 to {MAX_QUERY_TIMEOUT:g} seconds.")
         if self.connect_timeout is not None and not (
             1 <= self.connect_timeout <= MAX_CONNECT_TIMEOUT
         ):
@@ -333,14 +343,22 @@ def _detail(exc: BaseException, password: str | None) -> str:
 def _run(
     psycopg: ModuleType, conn: Connection[Any], options: AuditOptions, password: str | None
 ) -> AuditResult:
+    dog = _Watchdog(conn.fileno(), options.query_timeout)
     try:
-        # The views are cheap; a server that takes longer than this is not answering.
-        conn.execute("SET statement_timeout = 30000")
-        server = _read_settings(conn)
+        with dog.guard():
+            # The server's own limit first; the watchdog is for a server that ignores it.
+            timeout_ms = str(int(options.query_timeout * 1000))
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout_ms,))
+            server = _read_settings(conn)
         started = _now()
         tracker = _Tracker()
-        count, interrupted = _sample(conn, tracker, options)
+        count, interrupted = _sample(conn, tracker, options, dog)
     except psycopg.Error as exc:
+        if dog.fired:
+            raise ProbeError(
+                f"The server did not answer the audit query within {options.query_timeout:g} s; "
+                "check that it is healthy, or allow more time with --timeout."
+            ) from None
         raise ProbeError(
             f"The audit query failed on the server ({_detail(exc, password)}); the role needs "
             "to be able to read pg_stat_activity and pg_stat_ssl."
@@ -364,13 +382,17 @@ def _run(
     )
 
 
-def _sample(conn: Connection[Any], tracker: _Tracker, options: AuditOptions) -> tuple[int, bool]:
+def _sample(
+    conn: Connection[Any], tracker: _Tracker, options: AuditOptions, dog: _Watchdog
+) -> tuple[int, bool]:
     """Sample every ``interval`` seconds for ``watch`` seconds; (samples taken, interrupted)."""
     begin = time.monotonic()
     count = 0
     try:
         while True:
-            tracker.add(conn.execute(_SESSIONS_SQL).fetchall(), _now())
+            with dog.guard():
+                rows = conn.execute(_SESSIONS_SQL).fetchall()
+            tracker.add(rows, _now())
             count += 1
             due = begin + count * options.interval
             # A small tolerance so a 3 s window at 0.5 s gives 7 samples despite float steps.
@@ -382,6 +404,38 @@ def _sample(conn: Connection[Any], tracker: _Tracker, options: AuditOptions) -> 
         if count == 0:
             raise
         return count, True
+
+
+class _Watchdog:
+    """Cuts the connection when the server does not answer a statement in time.
+
+    libpq waits for an answer as long as the socket stays open, and statement_timeout only binds
+    a server that honours it. Shutting the socket down from a timer thread makes libpq's blocked
+    read return at once with an error (psycopg raises), whatever the peer does.
+    """
+
+    def __init__(self, fd: int, seconds: float) -> None:
+        self.fd = fd
+        self.seconds = seconds
+        self.fired = False
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Run the body under the deadline."""
+        timer = threading.Timer(self.seconds, self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _cut(self) -> None:
+        self.fired = True
+        # A duplicate of the descriptor: shutdown acts on the shared socket, and closing the
+        # duplicate leaves libpq's own descriptor valid for its cleanup.
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self.fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_settings(conn: Connection[Any]) -> ServerSettings:

@@ -11,6 +11,7 @@ import typer
 
 from rdstrust.audit import (
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_QUERY_TIMEOUT,
     MAX_INTERVAL,
     MAX_WATCH,
     MIN_INTERVAL,
@@ -104,7 +105,8 @@ def audit(
             metavar="SECONDS",
             parser=seconds,
             help=f"Seconds to wait for the connection (default {DEFAULT_CONNECT_TIMEOUT}, or the "
-            f"DSN's connect_timeout / PGCONNECT_TIMEOUT; at most {MAX_TIMEOUT:g}).",
+            f"DSN's connect_timeout / PGCONNECT_TIMEOUT) and for each query (default "
+            f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_TIMEOUT:g}.",
             show_default=False,
         ),
     ] = None,
@@ -160,7 +162,9 @@ def audit(
             dsn=dsn,
             sslmode=sslmode,
             password_file=password_file,
+            # libpq counts whole seconds and treats 1 as 2.
             connect_timeout=None if timeout is None else max(2, math.ceil(timeout)),
+            query_timeout=DEFAULT_QUERY_TIMEOUT if timeout is None else max(1.0, timeout),
             watch=watch or 0.0,
             interval=1.0 if interval is None else interval,
         )
