@@ -577,7 +577,7 @@ def test_usage_errors(args: list[str], message: str) -> None:
 def test_malformed_dsn_is_a_usage_error() -> None:
     result = run_cli("host=x port='unterminated")
     assert result.exit_code == 2, result.output
-    assert "not valid libpq syntax" in result.stderr
+    assert "connection string cannot be parsed" in result.stderr
 
 
 def test_options_validate_themselves() -> None:

@@ -270,8 +270,8 @@ def parse_dsn(dsn: str) -> dict[str, str]:
     except psycopg.Error:
         # libpq's message may quote the string, and the string may hold a password.
         raise UsageError(
-            "The connection string is not valid libpq syntax; use key=value pairs "
-            "('host=db.example.com dbname=app') or a postgresql:// URI."
+            "The connection string cannot be parsed (malformed, or an unknown parameter); use "
+            "libpq key=value pairs ('host=db.example.com dbname=app') or a postgresql:// URI."
         ) from None
     return {str(k): str(v) for k, v in params.items() if v is not None}
 
