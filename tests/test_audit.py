@@ -260,6 +260,25 @@ def test_fail_on_plain(quiet: PgServer) -> None:
     assert "audit-gate-plain" in failed.stdout  # the report is still printed
 
 
+@pytest.mark.postgres
+def test_a_unix_socket_client_is_a_plain_local_client(quiet: PgServer) -> None:
+    pg = quiet
+    local = psql_client(pg, "audit-socket", host=str(pg.base))
+    try:
+        wait_for_clients(pg, {"audit-socket"}, (local,))
+        human = run_cli(pg.dsn(sslmode="require"))
+        wait_for_clients(pg, {"audit-socket"})
+        as_json = run_cli(pg.dsn(sslmode="require"), "--json")
+    finally:
+        stop(local)
+    assert human.exit_code == 0, human.output
+    (row,) = table_rows(human.stdout)
+    assert row.split()[3:6] == ["local", "socket", "audit-socket"]
+    client = by_app(json.loads(as_json.stdout))["audit-socket"]
+    assert client["ssl"] is False and client["client_addr"] is None
+    assert client["client_port"] is None
+
+
 # --- --watch ------------------------------------------------------------------------------
 
 
