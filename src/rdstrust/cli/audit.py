@@ -12,6 +12,7 @@ import typer
 from rdstrust.audit import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_QUERY_TIMEOUT,
+    MAX_CONNECT_TIMEOUT,
     MAX_INTERVAL,
     MAX_WATCH,
     MIN_INTERVAL,
@@ -27,7 +28,6 @@ from rdstrust.audit import audit as run_audit
 # rdstrust.text.safe lands.
 from rdstrust.audit import escape as safe
 from rdstrust.cli._common import (
-    MAX_TIMEOUT,
     JsonOption,
     choice,
     emit,
@@ -106,7 +106,7 @@ def audit(
             parser=seconds,
             help=f"Seconds to wait for the connection (default {DEFAULT_CONNECT_TIMEOUT}, or the "
             f"DSN's connect_timeout / PGCONNECT_TIMEOUT) and for each query (default "
-            f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_TIMEOUT:g}.",
+            f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_CONNECT_TIMEOUT}.",
             show_default=False,
         ),
     ] = None,
