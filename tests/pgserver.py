@@ -73,6 +73,8 @@ class PgServer:
     chain: str
     host: str = "127.0.0.1"
     user: str = PG_USER
+    #: ``False`` for a server started with ``ssl = off`` (plain ``host`` lines in pg_hba).
+    ssl: bool = True
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -130,6 +132,53 @@ class PgServer:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL did not switch to chain {chain}; see {self.logfile}")
+
+    def sql(self, query: str) -> str:
+        """Run ``query`` as the superuser over the Unix socket (psql); its unaligned output."""
+        done = _run_as_pg(
+            [
+                str(self.bindir / "psql"),
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.base),
+                "-p",
+                str(self.port),
+                "-U",
+                PG_USER,
+                "-d",
+                "postgres",
+                "-c",
+                query,
+            ],
+            timeout=60,
+        )
+        return done.stdout.strip()
+
+    def create_role(self, name: str, *, password: str | None = None) -> None:
+        """Create a LOGIN role ``name`` (no privileges) unless it exists; set its password."""
+        literal = "NULL" if password is None else "'" + password.replace("'", "''") + "'"
+        self.sql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') "
+            f'THEN CREATE ROLE "{name}" LOGIN; END IF; END $$; '
+            f'ALTER ROLE "{name}" PASSWORD {literal}'
+        )
+
+    def add_hba(self, *lines: str) -> None:
+        """Put ``lines`` at the top of pg_hba.conf (first match wins) and reload; idempotent.
+
+        The default lines stay, so everything that connected before still does. The caller
+        waits for the reload to take effect by connecting the way the new lines allow.
+        """
+        hba = self.datadir / "pg_hba.conf"
+        text = hba.read_text()
+        new = [line for line in lines if line not in text.splitlines()]
+        if new:
+            hba.write_text("\n".join(new) + "\n" + text)
+            self._pg_ctl("reload")
 
     def stop(self) -> None:
         """Stop the server and remove its directory (idempotent)."""
@@ -208,8 +257,24 @@ def _served_leaf(host: str, port: int) -> bytes | None:
         return None
 
 
-def start_pg_server(chain: str = "rsa2048-g1-us-east-1", *, attempts: int = 3) -> PgServer:
+def _ssl_answer(host: str, port: int) -> bytes | None:
+    """The server's one-byte answer to an SSLRequest (``S`` or ``N``), or None."""
+    import struct
+
+    try:
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.sendall(struct.pack("!ii", 8, 80877103))
+            return sock.recv(1) or None
+    except OSError:
+        return None
+
+
+def start_pg_server(
+    chain: str = "rsa2048-g1-us-east-1", *, attempts: int = 3, ssl: bool = True
+) -> PgServer:
     """Initialise and start a PostgreSQL server with SSL serving ``fixtures/chains/<chain>``.
+
+    ``ssl=False`` starts one with ``ssl = off`` that accepts plain TCP (``host`` lines) instead.
 
     Raises ``RuntimeError`` (with the server log) when it cannot start; cleans up after itself
     on failure. Retries with another port when the chosen one was taken in between.
@@ -225,7 +290,7 @@ def start_pg_server(chain: str = "rsa2048-g1-us-east-1", *, attempts: int = 3) -
     base = Path(tempfile.mkdtemp(prefix="rdstrust-pg-", dir="/tmp"))
     os.chmod(base, 0o700)
     _chown(base)
-    server = PgServer(bindir=bindir, base=base, port=0, chain=chain)
+    server = PgServer(bindir=bindir, base=base, port=0, chain=chain, ssl=ssl)
     try:
         _run_as_pg(
             [
@@ -244,11 +309,12 @@ def start_pg_server(chain: str = "rsa2048-g1-us-east-1", *, attempts: int = 3) -
             timeout=120,
         )
         server._install_chain(chain)
+        kind, what = ("hostssl", "TLS") if ssl else ("host", "plain TCP")
         (server.datadir / "pg_hba.conf").write_text(
-            "# rdstrust tests: TLS only, on the loopback address only\n"
+            f"# rdstrust tests: {what} only, on the loopback address only\n"
             "local   all all               trust\n"
-            "hostssl all all 127.0.0.1/32  trust\n"
-            "hostssl all all ::1/128       trust\n"
+            f"{kind:<7} all all 127.0.0.1/32  trust\n"
+            f"{kind:<7} all all ::1/128       trust\n"
         )
         last_error = ""
         for _ in range(attempts):
@@ -274,7 +340,7 @@ def _write_conf(server: PgServer) -> None:
         "listen_addresses = '127.0.0.1'\n"
         f"port = {server.port}\n"
         f"unix_socket_directories = '{server.base}'\n"
-        "ssl = on\n"
+        f"ssl = {'on' if server.ssl else 'off'}\n"
         f"ssl_cert_file = '{server.base / 'server.crt'}'\n"
         f"ssl_key_file = '{server.base / 'server.key'}'\n"
         "fsync = off\n"
@@ -292,7 +358,9 @@ def _wait_ready(server: PgServer) -> None:
     # answers, which is what every test needs.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if _served_leaf(server.host, server.port) is not None:
+        if server.ssl and _served_leaf(server.host, server.port) is not None:
+            return
+        if not server.ssl and _ssl_answer(server.host, server.port) == b"N":
             return
         time.sleep(0.1)
     raise RuntimeError(f"PostgreSQL started but does not answer TLS: {_tail(server.logfile)}")

@@ -25,7 +25,7 @@ from conftest import FIXTURES
 from tls_server import HTTPSServer, Reply, SeenRequest
 
 from rdstrust.cache import BundleCache, cache_key, last_cached_bundle
-from rdstrust.fetch import FetchResult, fetch_bundle
+from rdstrust.fetch import FetchResult, SourceOptions, fetch_bundle
 from rdstrust.stores import read_store
 
 G1 = FIXTURES / "bundles" / "g1.pem"
@@ -84,7 +84,10 @@ def umask(value: int) -> Iterator[None]:
 
 
 def fetch(server: HTTPSServer, cache: Path) -> FetchResult:
-    return fetch_bundle(server.url(PATH), cache_dir=cache, ca_bundle=server.ca_file, backoff=0)
+    options = SourceOptions(
+        url=server.url(PATH), cache_dir=cache, ca_bundle=server.ca_file, backoff=0
+    )
+    return fetch_bundle(options)
 
 
 def conditional_requests(server: HTTPSServer) -> list[bool]:
@@ -167,7 +170,7 @@ def test_entry_replaced_by_another_user_is_refused_and_not_merged(
     }
     args = ["update", "--url", server.url(PATH), "--ca-bundle", str(server.ca_file)]
     proc = subprocess.run(
-        [sys.executable, "-m", "rdstrust", *args, "-s", str(store), "--retries", "0"],
+        [sys.executable, "-m", "rdstrust", *args, "-s", str(store), "--retries", "0", "--create"],
         env=env,
         capture_output=True,
         text=True,

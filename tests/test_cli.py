@@ -36,6 +36,7 @@ COMMANDS = (
     "probe",
     "instances",
     "rotate",
+    "audit",
 )
 # Environment that would change what a case does; each test starts without it.
 _ENV = (
@@ -81,6 +82,7 @@ SRC = "--source {g1} -s {out}"
 VFY = "-s {store} --bundle {g1}"
 DAYS = "from 0 to 36500"
 SECONDS = "greater than 0 and at most 3600"
+PG = "'host=127.0.0.1 port=1'"  # audit: never reached, every case fails before connecting
 CASES: dict[str, list[Case]] = {
     "update": [
         c("--source {missing} -s {out}", 3, "does not exist"),
@@ -210,6 +212,20 @@ CASES: dict[str, list[Case]] = {
         c("--instance a -s {store} --to rds-ca-2019", 2, "not a CA to rotate to"),
         c("--instance a -s {missing} --bundle {g1}", 5, "does not exist"),
         c("--instance a -s {store} --wait-timeout 0", 2, SECONDS, parser=True),
+    ],
+    "audit": [
+        c(f"{PG} --watch 0", 2, "not a duration greater than 0 and at most 24h", parser=True),
+        c(f"{PG} --watch 25h", 2, "not a duration", parser=True),
+        c(f"{PG} --watch 3 --interval 0.01", 2, "from 0.1 to 3600", parser=True),
+        c(f"{PG} --watch 1 --interval 2", 2, "longer than the watch window"),
+        c(f"{PG} --interval 1", 2, "only applies with --watch"),
+        c(f"{PG} --sslmode bogus", 2, "'verify-full'", parser=True),
+        c(f"{PG} --timeout nan", 2, SECONDS, parser=True),
+        c(f"{PG} --password-file {{missing}}", 2, "does not exist"),
+        c(f"{PG} --password-file {{dir}}", 2, "is a directory"),
+        c("'host=127.0.0.1 port=1 password=hunter2'", 2, "holds a password"),
+        c('"host=127.0.0.1 port=\'1"', 2, "connection string cannot be parsed"),
+        c("'host=127.0.0.1 colour=blue'", 2, "an unknown parameter"),
     ],
 }
 

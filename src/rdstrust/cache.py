@@ -171,7 +171,9 @@ class BundleCache:
         try:
             # Validated again on every use: the bytes must still be a bundle of CA certificates.
             # Whether foreign CAs are acceptable is the caller's policy, applied when it parses.
-            parse_bundle(data, source=str(body_path), allow_foreign=True)
+            # Only "is this a well-formed bundle" is checked here: which CAs to accept is the
+            # caller's policy, applied when it parses the bytes it gets.
+            parse_bundle(data, source=str(body_path), allow_foreign=True, accept_unknown_rds=True)
         except BundleError:
             return None
         return CacheEntry(

@@ -202,6 +202,7 @@ def fetch_bundle(
         # region's, added since): fetch it afresh, which is the proof the list asks for.
         got, from_cache = download(target, policy, progress=progress), False
         bundle = _validated(opts, got.data, from_cache=False)
+    # A refused cache entry is reported by the cache itself (a warning on stderr), once.
     return _downloaded(opts, bundle, got, (cached, from_cache), cache)
 
 

@@ -35,7 +35,7 @@ from rdstrust.options import (
     check_time,
     check_warn_days,
 )
-from rdstrust.pathcheck import PathResult, check_path
+from rdstrust.pathcheck import Client, PathResult, check_path
 from rdstrust.runner import Passwords, StoreFailure, run_stores
 from rdstrust.stores import StoreContents, StoreEntry, StoreType, read_store
 from rdstrust.storespec import StoreSpec, as_specs
@@ -248,11 +248,15 @@ def verify_contents(
     expiry = _expiry(anchors, required, when, opts.warn_days)
     path = None
     if opts.chain is not None:
+        # Each store is judged by the rules of the client that reads it: libpq for PEM files
+        # (sslrootcert), pgjdbc / the JVM for Java keystores.
+        client = Client.LIBPQ if contents.type is StoreType.PEM else Client.PGJDBC
         path = check_path(
             opts.chain,
             [e.info for e in anchors if e.info is not None],
             hostname=opts.hostname,
             at=when,
+            client=client,
         )
     java_view = None
     if contents.type is StoreType.PKCS12:

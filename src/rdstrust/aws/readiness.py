@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from rdstrust.aws.inventory import DbResource, ResourceKind
 from rdstrust.bundle import Bundle
 from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation
-from rdstrust.errors import UsageError
-from rdstrust.passwords import PasswordSource
+from rdstrust.errors import StoreError, UsageError
+from rdstrust.runner import Passwords, run_stores
 from rdstrust.stores import StoreContents, read_store
+from rdstrust.storespec import StoreSpec
 from rdstrust.verify import CaRef, ca_ref, java_anchors
 
 #: What ``instances --target`` and ``rotate --to`` default to (AWS's recommended CA).
@@ -99,14 +99,18 @@ class Readiness:
     ready: bool
 
 
-def read_stores(paths: Sequence[Path], passwords: PasswordSource) -> tuple[StoreContents, ...]:
-    """Load every store with the one password the options give (``None``: none needed).
+def read_stores(specs: Sequence[StoreSpec], passwords: Passwords) -> tuple[StoreContents, ...]:
+    """Load every store, each with its own password source (else the run's default).
 
-    The only place these commands meet the password options: when per-store passwords arrive,
-    this is the function to change.
+    Unlike ``update``, a store that cannot be read stops the command: the readiness of the
+    fleet cannot be judged without it. The first failing store's error is raised.
     """
-    password = passwords.resolve()
-    return tuple(read_store(p, password) for p in dict.fromkeys(paths))
+    unique = tuple({spec.path: spec for spec in specs}.values())
+    outcomes = run_stores(unique, lambda spec, pw: read_store(spec.path, pw), passwords)
+    for outcome in outcomes:
+        if outcome.failure is not None:
+            raise StoreError(outcome.failure.message, path=outcome.failure.store)
+    return tuple(o.result for o in outcomes if o.result is not None)
 
 
 def _trusts(anchors: frozenset[str], certs: Sequence[CertInfo]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from rdstrust import __version__
+from rdstrust.cli.audit import audit
 from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.instances import instances
@@ -58,6 +59,7 @@ app.command("merge")(merge)
 app.command("inspect")(inspect)
 app.command("instances")(instances)
 app.command("rotate")(rotate)
+app.command("audit")(audit)
 
 
 def main() -> None:

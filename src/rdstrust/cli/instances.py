@@ -21,6 +21,7 @@ from rdstrust.aws.readiness import (
 )
 from rdstrust.bundle import Bundle
 from rdstrust.cli._common import (
+    AcceptUnknownRdsOption,
     JsonOption,
     StorePassEnvOption,
     StorePassFileOption,
@@ -28,9 +29,12 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
-from rdstrust.errors import ExitCode, UsageError
-from rdstrust.passwords import PasswordSource
+from rdstrust.errors import BundleError, ExitCode, UsageError
+from rdstrust.known_cas import accepting_unknown_rds
+from rdstrust.passwords import PasswordSource, prompt_on_terminal
+from rdstrust.runner import Passwords
 from rdstrust.stores import StoreContents
+from rdstrust.storespec import parse_store_spec
 from rdstrust.verify import reference_bundle
 
 RegionsOption = Annotated[
@@ -62,11 +66,11 @@ EndpointOption = Annotated[
     ),
 ]
 AwsStoresOption = Annotated[
-    list[Path] | None,
+    list[str] | None,
     typer.Option(
         "--store",
         "-s",
-        metavar="STORE",
+        metavar="PATH[,storepass:env=VAR|file=FILE|none]",
         help="Trust store to check against every instance's CA (JKS, PKCS12 or PEM); repeat.",
         show_default=False,
     ),
@@ -77,7 +81,7 @@ AwsBundleOption = Annotated[
         "--bundle",
         metavar="FILE",
         help="Reference bundle mapping CA identifiers to certificates (default: the one the "
-        "last 'rdstrust fetch' cached, else the official global bundle, downloaded).",
+        "last 'rdstrust fetch' cached).",
         envvar="RDSTRUST_BUNDLE",
         show_default=False,
     ),
@@ -98,15 +102,25 @@ def aws_options(profile: str | None, endpoint: str | None) -> AwsOptions:
 
 
 def load_stores(
-    stores: list[Path],
+    stores: list[str],
     bundle: Path | None,
     storepass_env: str | None,
     storepass_file: Path | None,
 ) -> tuple[tuple[StoreContents, ...], Bundle]:
     """Read the stores and the reference bundle before any AWS call (local errors first)."""
-    source = PasswordSource(env_var=storepass_env, file=storepass_file)
-    contents = read_stores(stores, source)
-    return contents, reference_bundle(bundle)
+    specs = [parse_store_spec(s) for s in stores]
+    passwords = Passwords(
+        PasswordSource(env_var=storepass_env, file=storepass_file), prompt=prompt_on_terminal
+    )
+    passwords.check(specs)
+    contents = read_stores(specs, passwords)
+    reference = reference_bundle(bundle)
+    if reference is None:
+        raise BundleError(
+            "No reference bundle to map CA identifiers to certificates: give --bundle FILE, "
+            "or run 'rdstrust fetch' first so one is cached."
+        )
+    return contents, reference
 
 
 def instances(
@@ -133,6 +147,7 @@ def instances(
     ] = DEFAULT_TARGET,
     storepass_env: StorePassEnvOption = None,
     storepass_file: StorePassFileOption = None,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """List DB instances and clusters with their CA; with --store, check each store for each.
@@ -141,7 +156,7 @@ def instances(
     store would break for some instance, 2 bad option, 3 bad bundle, 5 unreadable store,
     7 boto3 missing (install 'rdstrust[aws]'), 9 an AWS call failed.
     """
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         options = aws_options(profile, endpoint)
         target = check_target(target)
         contents: tuple[StoreContents, ...] = ()

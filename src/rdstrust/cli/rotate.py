@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +17,7 @@ from rdstrust.aws.rotate import (
     run_rotation,
 )
 from rdstrust.cli._common import (
+    AcceptUnknownRdsOption,
     JsonOption,
     StartTLSOption,
     StorePassEnvOption,
@@ -35,16 +35,17 @@ from rdstrust.cli.instances import (
     load_stores,
 )
 from rdstrust.errors import ExitCode, UsageError
+from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.probe import StartTLS
 
 
 def rotate(
     stores: Annotated[
-        list[Path],
+        list[str],
         typer.Option(
             "--store",
             "-s",
-            metavar="STORE",
+            metavar="PATH[,storepass:env=VAR|file=FILE|none]",
             help="Trust store that must trust the target CA first (JKS, PKCS12 or PEM); repeat.",
             show_default=False,
         ),
@@ -116,6 +117,7 @@ def rotate(
     bundle: AwsBundleOption = None,
     storepass_env: StorePassEnvOption = None,
     storepass_file: StorePassFileOption = None,
+    accept_unknown_rds: AcceptUnknownRdsOption = False,
     json: JsonOption = False,
 ) -> None:
     """Rotate one DB instance or cluster to a new CA once every store trusts it.
@@ -124,7 +126,7 @@ def rotate(
     CA), 2 bad option, 3 bad bundle, 5 unreadable store, 6 --probe failed, 7 boto3 missing
     (install 'rdstrust[aws]'), 9 an AWS call failed or --wait timed out.
     """
-    with exit_on_error():
+    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
         if (instance is None) == (cluster is None):
             raise UsageError("Name exactly one of --instance ID or --cluster ID.")
         request = RotateOptions(

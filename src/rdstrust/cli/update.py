@@ -101,6 +101,8 @@ def update(v: Values) -> None:
             check=v["check"],
         )
         fetched = fetch_with_progress(source)
+        for note in dict.fromkeys((*fetched.bundle.notes, *fetched.notes)):
+            err(f"note: {safe(note)}")
 
         def report(failure: StoreFailure) -> None:
             err(f"rdstrust: error: {_failure(failure)}")
