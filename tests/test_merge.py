@@ -426,15 +426,21 @@ def test_jceks_store_is_merged_as_jceks_and_never_created(tmp_path: Path) -> Non
     java_options = client_settings(store, StoreType.JCEKS).java_options
     assert "-Djavax.net.ssl.trustStoreType=JCEKS" in java_options
     # New stores: jks, pkcs12 or pem only, from the name or from --store-type.
-    for args in (
-        ["-s", str(tmp_path / "new.jceks")],
-        ["-s", str(tmp_path / "new"), "--store-type", "jceks"],
-    ):
-        refused = runner.invoke(
-            app, ["merge", "-b", str(G1), *args], env={"RDSTRUST_STOREPASS": PW}
-        )
-        assert refused.exit_code == 2, refused.output
-        assert "rdstrust creates jks, pkcs12 or pem stores" in refused.output
+    refused = runner.invoke(
+        app,
+        ["merge", "-b", str(G1), "-s", str(tmp_path / "new.jceks")],
+        env={"RDSTRUST_STOREPASS": PW},
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "rdstrust creates jks, pkcs12 or pem stores" in refused.output
+    # --store-type offers only what can be created: jceks is not one of its choices.
+    refused = runner.invoke(
+        app,
+        ["merge", "-b", str(G1), "-s", str(tmp_path / "new"), "--store-type", "jceks"],
+        env={"RDSTRUST_STOREPASS": PW},
+    )
+    assert refused.exit_code == 2
+    assert "'jceks' is not one of 'jks', 'pkcs12', 'pem'" in refused.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jceks", "s.jceks.bak"]
 
 
