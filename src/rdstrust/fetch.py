@@ -194,7 +194,8 @@ def fetch_bundle(
     got = download(target, policy, cached=cached, progress=progress)
     from_cache = got.status == 304 and cached is not None
     try:
-        bundle = _validated(opts, cached.data if from_cache and cached else got.data, from_cache)
+        data = cached.data if from_cache and cached else got.data
+        bundle = _validated(opts, data, from_cache=from_cache)
     except UnknownRdsCaError:
         if not (from_cache and opts.official):
             raise
@@ -206,7 +207,7 @@ def fetch_bundle(
     return _downloaded(opts, bundle, got, (cached, from_cache), cache)
 
 
-def _validated(opts: SourceOptions, data: bytes, from_cache: bool) -> Bundle:
+def _validated(opts: SourceOptions, data: bytes, *, from_cache: bool) -> Bundle:
     """Parse and check downloaded bytes.
 
     Only bytes fresh from the official URL (verified HTTPS) may bring a CA rdstrust's list does
@@ -346,36 +347,16 @@ def _check_digest(actual: str, expected: str | None, shown: str) -> None:
         )
 
 
-def _result(
-    bundle: Bundle,
-    *,
-    source: str,
-    url: str | None,
-    final_url: str | None = None,
-    from_cache: bool = False,
-    not_modified: bool = False,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    attempts: int = 0,
-    cache_file: str | None = None,
-    notes: tuple[str, ...] = (),
-) -> FetchResult:
+def _result(bundle: Bundle, **outcome: object) -> FetchResult:
+    """The result for ``bundle``: its size, digest and counts, plus where it came from."""
     counts = Counter(c.generation for c in bundle.certificates)
+    outcome.setdefault("final_url", None)
     return FetchResult(
-        source=source,
-        url=url,
-        final_url=final_url,
         format=bundle.format,
         size=len(bundle.raw),
         sha256=bundle.sha256,
         certificates=len(bundle.certificates),
         generations={g.value: counts[g] for g in Generation if counts[g]},
         bundle=bundle,
-        from_cache=from_cache,
-        not_modified=not_modified,
-        etag=etag,
-        last_modified=last_modified,
-        attempts=attempts,
-        cache_file=cache_file,
-        notes=notes,
+        **outcome,  # type: ignore[arg-type]
     )

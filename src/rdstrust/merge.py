@@ -161,7 +161,7 @@ def _existing(path: Path, password: str | None, options: MergeOptions) -> _Exist
         raise StoreError(
             f"Cannot create {path}: the directory {real.parent} does not exist.", path=str(path)
         )
-    return _Existing(_new_store_type(path, options.store_type, empty=False), None, (), True)
+    return _Existing(_new_store_type(path, options.store_type, empty=False), None, (), created=True)
 
 
 def _pruned(

@@ -156,7 +156,7 @@ def _update_one(
         report = judge_store(
             spec.path, contents, required, password=password, options=options.verify
         )
-    status = _status(merged, report, options.check)
+    status = _status(merged, report, check=options.check)
     code = ExitCode.OK if status in READY else ExitCode.NOT_TRUSTED
     return StoreUpdate(spec.name, status, merged, report, None, exit_code=int(code))
 
@@ -185,7 +185,7 @@ def _with_settings(outcome: StoreOutcome[StoreUpdate], passwords: Passwords) -> 
     return replace(item, settings=settings)
 
 
-def _status(merged: MergeResult, report: VerifyReport | None, check: bool) -> UpdateStatus:
+def _status(merged: MergeResult, report: VerifyReport | None, *, check: bool) -> UpdateStatus:
     if check:
         # A check passes only when the store already trusts everything required as it is.
         if report is not None and report.passed:

@@ -36,7 +36,7 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(value: bool) -> None:  # noqa: FBT001  # Typer passes the flag positionally
     if value:
         print(f"rdstrust {__version__}")
         raise typer.Exit()
@@ -44,6 +44,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    *,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),

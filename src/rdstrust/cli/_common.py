@@ -283,7 +283,7 @@ def parse_generations(values: list[str] | None) -> tuple[Generation, ...]:
     return tuple(dict.fromkeys(Generation(n) for n in names))
 
 
-def java_for(jvm: bool, java: str | None) -> str | None:
+def java_for(*, jvm: bool, java: str | None) -> str | None:
     """The java binary to run when ``--jvm`` was asked for (``None`` otherwise).
 
     Raises :class:`ToolMissingError` (exit 7) when none is found: asking the JVM was explicit,

@@ -18,53 +18,66 @@ from rdstrust.cli._common import (
     exit_on_error,
     passwords_from,
 )
+from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.listing import SOON_DAYS, StoreListing, list_store
 from rdstrust.runner import run_stores
 from rdstrust.storespec import parse_store_spec
 from rdstrust.text import safe
 
+#: The options of ``inspect``.
+INSPECT = (
+    Opt(
+        "store",
+        Annotated[
+            str,
+            typer.Argument(
+                metavar="STORE[,storepass:env=VAR|file=FILE|none]",
+                help="JKS, PKCS12 or PEM trust store.",
+                show_default=False,
+            ),
+        ],
+        ...,
+    ),
+    Opt("storepass", StorePassOption, None),
+    Opt("storepass_env", StorePassEnvOption, None),
+    Opt("storepass_file", StorePassFileOption, None),
+    Opt(
+        "soon_days",
+        Annotated[
+            int,
+            typer.Option(
+                "--expiring-days",
+                metavar="DAYS",
+                help=f"Flag certificates expiring within this many days (0-{MAX_DAYS}).",
+                parser=days,
+            ),
+        ],
+        SOON_DAYS,
+    ),
+    Opt("json", JsonOption, False),
+)
 
-def inspect(
-    store: Annotated[
-        str,
-        typer.Argument(
-            metavar="STORE[,storepass:env=VAR|file=FILE|none]",
-            help="JKS, PKCS12 or PEM trust store.",
-            show_default=False,
-        ),
-    ],
-    storepass: StorePassOption = None,
-    storepass_env: StorePassEnvOption = None,
-    storepass_file: StorePassFileOption = None,
-    soon_days: Annotated[
-        int,
-        typer.Option(
-            "--expiring-days",
-            metavar="DAYS",
-            help=f"Flag certificates expiring within this many days (0-{MAX_DAYS}).",
-            parser=days,
-        ),
-    ] = SOON_DAYS,
-    json: JsonOption = False,
-) -> None:
+
+@command(INSPECT)
+def inspect(v: Values) -> None:
     """List a store's entries: alias, type, subject, RDS generation/region, expiry, SHA-256."""
     with exit_on_error():
-        spec = parse_store_spec(store)
-        passwords = passwords_from(storepass, storepass_env, storepass_file)
+        spec = parse_store_spec(v["store"])
+        passwords = passwords_from(v["storepass"], v["storepass_env"], v["storepass_file"])
         passwords.check([spec])
         (outcome,) = run_stores(
-            [spec], lambda s, pw: list_store(s.path, pw, soon_days=soon_days), passwords
+            [spec], lambda s, pw: list_store(s.path, pw, soon_days=v["soon_days"]), passwords
         )
         if outcome.failure is not None:
             err(f"rdstrust: error: {outcome.failure.message}")
             raise typer.Exit(outcome.failure.exit_code)
         assert outcome.result is not None
         listing = outcome.result
-    emit(listing, json=json, human=render_listing(listing))
+    emit(listing, json=v["json"], human=render_listing(listing))
     err(
         f"{safe(listing.store)} ({listing.type}): {len(listing.entries)} entries, "
         f"{listing.trusted} trusted, {listing.rds_cas} Amazon RDS CAs, {listing.expired} expired, "
-        f"{listing.expiring} expiring within {soon_days} days."
+        f"{listing.expiring} expiring within {v['soon_days']} days."
     )
     for note in listing.notes:
         err(f"note: {safe(note)}")

@@ -50,7 +50,7 @@ def merge(v: Values) -> None:
 
     A missing store is created (its type from --store-type or its extension).
     """
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
         options = merge_options_of(v, dry_run=v["dry_run"])

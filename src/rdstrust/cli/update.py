@@ -91,7 +91,7 @@ def update(v: Values) -> None:
 
     Idempotent: a second run reports "up-to-date" and writes nothing.
     """
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         source = source_options(v)
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
@@ -132,7 +132,7 @@ def _verify_options(v: Values, region: str) -> VerifyOptions:
         chain=read_chain(chain_file) if chain_file is not None else None,
         hostname=v["server_name"],
         warn_days=v["warn_days"],
-        java=java_for(v["jvm"], v["java"]),
+        java=java_for(jvm=v["jvm"], java=v["java"]),
     )
 
 

@@ -170,14 +170,14 @@ VERIFY = (
 @command(STORES, VERIFY, PASSWORDS, JSON)
 def verify(v: Values) -> None:
     """Check that trust stores hold the required RDS CAs and trust a server's chain."""
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         _check_combination(v)
         when = parse_time(v["at"]) if v["at"] is not None else None
         region_code = check_region_code(v["region"]) if v["region"] is not None else "global"
         generations = parse_generations(v["require"])
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
-        java_path = java_for(v["jvm"], v["java"])
+        java_path = java_for(jvm=v["jvm"], java=v["java"])
         reference = _reference(v["bundle"])
         chain: Chain | None = None
         target = None
@@ -245,7 +245,7 @@ def _reference(bundle: Path | None) -> Bundle:
         ) from None
 
 
-def _mark(ok: bool | None) -> str:
+def _mark(ok: bool | None) -> str:  # noqa: FBT001  # a table cell for a tri-state check
     return "-" if ok is None else ("ok" if ok else "FAIL")
 
 
