@@ -104,15 +104,16 @@ def _checked(password: str, where: str) -> str:
     return password
 
 
-def read_password_file(path: Path) -> str:
-    """The first line of ``path`` without its line end (the way secret files are mounted)."""
+def read_password_file(path: Path, what: str = "store password") -> str:
+    """The first line of ``path`` without its line end (the way secret files are mounted).
+
+    ``what`` names the secret in messages (``database password`` for ``audit``).
+    """
     data = read_input(path, limit=MAX_PASSWORD_FILE_BYTES, what="Password file", error=UsageError)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"Cannot read password file {path}: not UTF-8 text.") from None
     if not text.strip("\r\n"):
-        raise UsageError(
-            f"Password file {path} is empty; put the store password on its first line."
-        )
+        raise UsageError(f"Password file {path} is empty; put the {what} on its first line.")
     return text.splitlines()[0]

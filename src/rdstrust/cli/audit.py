@@ -35,7 +35,7 @@ from rdstrust.cli._common import (
     exit_on_error,
     seconds,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.errors import ExitCode, UsageError
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -85,91 +85,67 @@ AUDIT = (
         ],
         "",
     ),
-    Opt(
+    option(
         "sslmode",
-        Annotated[
-            SslMode | None,
-            typer.Option(
-                "--sslmode",
-                parser=choice(SslMode),
-                help="libpq sslmode for the audit's own connection (overrides the DSN's).",
-                show_default=False,
-            ),
-        ],
+        SslMode | None,
         None,
+        "--sslmode",
+        parser=choice(SslMode),
+        help="libpq sslmode for the audit's own connection (overrides the DSN's).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "password_file",
-        Annotated[
-            Path | None,
-            typer.Option(
-                "--password-file",
-                metavar="FILE",
-                help="Read the password (or an IAM auth token) from the first line of this file "
-                "(otherwise PGPASSWORD, PGPASSFILE or ~/.pgpass).",
-                show_default=False,
-            ),
-        ],
+        Path | None,
         None,
+        "--password-file",
+        metavar="FILE",
+        help="Read the password (or an IAM auth token) from the first line of this file "
+        "(otherwise PGPASSWORD, PGPASSFILE or ~/.pgpass).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "timeout",
-        Annotated[
-            float | None,
-            typer.Option(
-                "--timeout",
-                metavar="SECONDS",
-                parser=seconds,
-                help=f"Seconds to wait for the connection (default "
-                f"{DEFAULT_CONNECT_TIMEOUT}, or the "
-                f"DSN's connect_timeout / PGCONNECT_TIMEOUT) and for each query (default "
-                f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_CONNECT_TIMEOUT}.",
-                show_default=False,
-            ),
-        ],
+        float | None,
         None,
+        "--timeout",
+        metavar="SECONDS",
+        parser=seconds,
+        help=f"Seconds to wait for the connection (default "
+        f"{DEFAULT_CONNECT_TIMEOUT}, or the "
+        f"DSN's connect_timeout / PGCONNECT_TIMEOUT) and for each query (default "
+        f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_CONNECT_TIMEOUT}.",
+        show_default=False,
     ),
-    Opt(
+    option(
         "watch",
-        Annotated[
-            float | None,
-            typer.Option(
-                "--watch",
-                metavar="DURATION",
-                parser=duration,
-                help="Sample repeatedly for this long (30, 90s, 5m, 1h; at most 24h) and report "
-                "every client seen.",
-                show_default=False,
-            ),
-        ],
+        float | None,
         None,
+        "--watch",
+        metavar="DURATION",
+        parser=duration,
+        help="Sample repeatedly for this long (30, 90s, 5m, 1h; at most 24h) and report "
+        "every client seen.",
+        show_default=False,
     ),
-    Opt(
+    option(
         "interval",
-        Annotated[
-            float | None,
-            typer.Option(
-                "--interval",
-                metavar="SECONDS",
-                parser=interval_seconds,
-                help=f"Seconds between samples with --watch (default 1, {MIN_INTERVAL:g} to "
-                f"{MAX_INTERVAL:g}).",
-                show_default=False,
-            ),
-        ],
+        float | None,
         None,
+        "--interval",
+        metavar="SECONDS",
+        parser=interval_seconds,
+        help=f"Seconds between samples with --watch (default 1, {MIN_INTERVAL:g} to "
+        f"{MAX_INTERVAL:g}).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "fail_on_plain",
-        Annotated[
-            bool,
-            typer.Option(
-                "--fail-on-plain",
-                help="Exit 1 when a client without SSL was seen, or sessions were hidden from the "
-                "audit's role (they may be plain): a CI gate before setting rds.force_ssl=1.",
-            ),
-        ],
+        bool,
         False,
+        "--fail-on-plain",
+        help="Exit 1 when a client without SSL was seen, or sessions were hidden from the "
+        "audit's role (they may be plain): a CI gate before setting rds.force_ssl=1.",
     ),
     Opt("json", JsonOption, False),
 )

@@ -18,7 +18,7 @@ from rdstrust.cli._common import (
     exit_on_error,
     passwords_from,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.listing import SOON_DAYS, StoreListing, list_store
 from rdstrust.runner import run_stores
 from rdstrust.storespec import parse_store_spec
@@ -41,18 +41,14 @@ INSPECT = (
     Opt("storepass", StorePassOption, None),
     Opt("storepass_env", StorePassEnvOption, None),
     Opt("storepass_file", StorePassFileOption, None),
-    Opt(
+    option(
         "soon_days",
-        Annotated[
-            int,
-            typer.Option(
-                "--expiring-days",
-                metavar="DAYS",
-                help=f"Flag certificates expiring within this many days (0-{MAX_DAYS}).",
-                parser=days,
-            ),
-        ],
+        int,
         SOON_DAYS,
+        "--expiring-days",
+        metavar="DAYS",
+        help=f"Flag certificates expiring within this many days (0-{MAX_DAYS}).",
+        parser=days,
     ),
     Opt("json", JsonOption, False),
 )

@@ -29,7 +29,7 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.errors import BundleError, ExitCode, UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.passwords import PasswordSource, prompt_on_terminal
@@ -127,33 +127,25 @@ def load_stores(
 #: The options of ``instances``.
 INSTANCES = (
     Opt("region", RegionsOption, None),
-    Opt(
+    option(
         "all_regions",
-        Annotated[
-            bool,
-            typer.Option(
-                "--all-regions",
-                help="List every RDS region botocore knows for the configured partition.",
-            ),
-        ],
+        bool,
         False,
+        "--all-regions",
+        help="List every RDS region botocore knows for the configured partition.",
     ),
     Opt("profile", ProfileOption, None),
     Opt("endpoint", EndpointOption, None),
     Opt("stores", AwsStoresOption, None),
     Opt("bundle", AwsBundleOption, None),
-    Opt(
+    option(
         "target",
-        Annotated[
-            str,
-            typer.Option(
-                "--target",
-                metavar="CA",
-                help="CA the instances are about to use (rds-ca-rsa2048-g1, rds-ca-rsa4096-g1, "
-                "rds-ca-ecc384-g1).",
-            ),
-        ],
+        str,
         DEFAULT_TARGET,
+        "--target",
+        metavar="CA",
+        help="CA the instances are about to use (rds-ca-rsa2048-g1, rds-ca-rsa4096-g1, "
+        "rds-ca-ecc384-g1).",
     ),
     Opt("storepass_env", StorePassEnvOption, None),
     Opt("storepass_file", StorePassFileOption, None),

@@ -17,7 +17,7 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.fetch import check_output_path
 from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, default_port, parse_target
 from rdstrust.probe import probe as run_probe
@@ -41,32 +41,23 @@ PROBE = (
     ),
     Opt("starttls", StartTLSOption, None),
     Opt("timeout", ConnectTimeoutOption, None),
-    Opt(
+    option(
         "server_name",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--server-name",
-                metavar="NAME",
-                help="Name to send as SNI (default: the host, unless it is an IP address).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--server-name",
+        metavar="NAME",
+        help="Name to send as SNI (default: the host, unless it is an IP address).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "save_chain",
-        Annotated[
-            Path | None,
-            typer.Option(
-                "--save-chain",
-                metavar="FILE",
-                help="Write the chain the server sent (PEM, leaf first) to this file for "
-                "'verify --chain'.",
-                show_default=False,
-            ),
-        ],
+        Path | None,
         None,
+        "--save-chain",
+        metavar="FILE",
+        help="Write the chain the server sent (PEM, leaf first) to this file for 'verify --chain'.",
+        show_default=False,
     ),
     Opt("json", JsonOption, False),
 )

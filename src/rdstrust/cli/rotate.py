@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from rdstrust.aws.inventory import ResourceKind
@@ -27,7 +25,7 @@ from rdstrust.cli._common import (
     exit_on_error,
     seconds,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.cli.instances import (
     AwsBundleOption,
     EndpointOption,
@@ -41,131 +39,98 @@ from rdstrust.probe import StartTLS
 
 #: The options of ``rotate``.
 ROTATE = (
-    Opt(
+    option(
         "stores",
-        Annotated[
-            list[str],
-            typer.Option(
-                "--store",
-                "-s",
-                metavar="PATH[,storepass:env=VAR|file=FILE|none]",
-                help="Trust store that must trust the target CA first (JKS, "
-                "PKCS12 or PEM); repeat.",
-                show_default=False,
-            ),
-        ],
+        list[str],
         ...,
+        "--store",
+        "-s",
+        metavar="PATH[,storepass:env=VAR|file=FILE|none]",
+        help="Trust store that must trust the target CA first (JKS, PKCS12 or PEM); repeat.",
+        show_default=False,
     ),
-    Opt(
+    option(
         "instance",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--instance", metavar="ID", help="DB instance to rotate.", show_default=False
-            ),
-        ],
+        str | None,
         None,
+        "--instance",
+        metavar="ID",
+        help="DB instance to rotate.",
+        show_default=False,
     ),
-    Opt(
+    option(
         "cluster",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--cluster", metavar="ID", help="DB cluster to rotate.", show_default=False
-            ),
-        ],
+        str | None,
         None,
+        "--cluster",
+        metavar="ID",
+        help="DB cluster to rotate.",
+        show_default=False,
     ),
-    Opt(
+    option(
         "to",
-        Annotated[
-            str,
-            typer.Option("--to", metavar="CA", help="CA to rotate to (a G1 CA identifier)."),
-        ],
+        str,
         DEFAULT_TARGET,
+        "--to",
+        metavar="CA",
+        help="CA to rotate to (a G1 CA identifier).",
     ),
-    Opt(
+    option(
         "region",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--region",
-                metavar="REGION",
-                help="Region of the instance (default: the configured region).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--region",
+        metavar="REGION",
+        help="Region of the instance (default: the configured region).",
+        show_default=False,
     ),
-    Opt(
-        "yes",
-        Annotated[
-            bool, typer.Option("--yes", help="Apply the change (without it: show the plan only).")
-        ],
-        False,
-    ),
-    Opt(
+    option("yes", bool, False, "--yes", help="Apply the change (without it: show the plan only)."),
+    option(
         "apply_immediately",
-        Annotated[
-            bool,
-            typer.Option(
-                "--apply-immediately",
-                help="Apply now instead of in the next maintenance window.",
-            ),
-        ],
+        bool,
         False,
+        "--apply-immediately",
+        help="Apply now instead of in the next maintenance window.",
     ),
-    Opt(
+    option(
         "no_restart",
-        Annotated[
-            bool,
-            typer.Option(
-                "--no-restart",
-                help="Rotate without restarting the instance (CertificateRotationRestart=false; "
-                "PostgreSQL, MySQL, MariaDB and their Aurora engines).",
-            ),
-        ],
+        bool,
         False,
+        "--no-restart",
+        help="Rotate without restarting the instance (CertificateRotationRestart=false; "
+        "PostgreSQL, MySQL, MariaDB and their Aurora engines).",
     ),
-    Opt(
+    option(
         "wait",
-        Annotated[
-            bool,
-            typer.Option(
-                "--wait", help="After --apply-immediately, wait until the new CA is reported."
-            ),
-        ],
+        bool,
         False,
+        "--wait",
+        help="After --apply-immediately, wait until the new CA is reported.",
     ),
-    Opt(
+    option(
         "wait_timeout",
-        Annotated[
-            float,
-            typer.Option(
-                "--wait-timeout", metavar="SECONDS", parser=seconds, help="Longest --wait."
-            ),
-        ],
+        float,
         DEFAULT_WAIT_TIMEOUT,
+        "--wait-timeout",
+        metavar="SECONDS",
+        parser=seconds,
+        help="Longest --wait.",
     ),
-    Opt(
+    option(
         "wait_interval",
-        Annotated[
-            float,
-            typer.Option(
-                "--wait-interval", metavar="SECONDS", parser=seconds, help="Seconds between polls."
-            ),
-        ],
+        float,
         DEFAULT_WAIT_INTERVAL,
+        "--wait-interval",
+        metavar="SECONDS",
+        parser=seconds,
+        help="Seconds between polls.",
     ),
-    Opt(
+    option(
         "do_probe",
-        Annotated[
-            bool,
-            typer.Option(
-                "--probe", help="After --wait, probe the endpoint and report the CA it now uses."
-            ),
-        ],
+        bool,
         False,
+        "--probe",
+        help="After --wait, probe the endpoint and report the CA it now uses.",
     ),
     Opt("starttls", StartTLSOption, None),
     Opt("profile", ProfileOption, None),

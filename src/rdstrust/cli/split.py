@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
@@ -17,7 +14,7 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.split import SplitResult, split_bundle
 from rdstrust.text import safe
@@ -25,10 +22,13 @@ from rdstrust.text import safe
 #: The options of ``split``.
 SPLIT = (
     Opt("bundle", BundleArgument, ...),
-    Opt(
+    option(
         "out_dir",
-        Annotated[Path, typer.Option("--out-dir", "-d", help="Directory to write the files into.")],
+        Path,
         Path("rds-certs"),
+        "--out-dir",
+        "-d",
+        help="Directory to write the files into.",
     ),
     Opt("allow_foreign", AllowForeignOption, False),
     Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),

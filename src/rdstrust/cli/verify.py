@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
@@ -28,7 +27,7 @@ from rdstrust.cli._common import (
     port_number,
     stores_of,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.errors import FetchError, UsageError
 from rdstrust.fetch import check_region_code
 from rdstrust.known_cas import accepting_unknown_rds
@@ -51,118 +50,84 @@ _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
 
 #: The options only ``verify`` has.
 VERIFY = (
-    Opt(
+    option(
         "bundle",
-        Annotated[
-            Path | None,
-            typer.Option(
-                "--bundle",
-                metavar="FILE",
-                help="Reference bundle (default: the one the last 'rdstrust fetch' cached, "
-                "else the official global bundle, downloaded).",
-                envvar="RDSTRUST_BUNDLE",
-                show_default=False,
-            ),
-        ],
+        Path | None,
         None,
+        "--bundle",
+        metavar="FILE",
+        help="Reference bundle (default: the one the last 'rdstrust fetch' cached, "
+        "else the official global bundle, downloaded).",
+        envvar="RDSTRUST_BUNDLE",
+        show_default=False,
     ),
     Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
     Opt("require", RequireOption, None),
-    Opt(
+    option(
         "region",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--region",
-                metavar="REGION",
-                help="Only require the CAs of this region (e.g. us-east-1; 'global': every "
-                "region).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--region",
+        metavar="REGION",
+        help="Only require the CAs of this region (e.g. us-east-1; 'global': every region).",
+        show_default=False,
     ),
     Opt("chain_file", ChainOption, None),
-    Opt(
+    option(
         "host",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--host",
-                metavar="HOST",
-                help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--host",
+        metavar="HOST",
+        help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "port",
-        Annotated[
-            int | None,
-            typer.Option(
-                "--port",
-                metavar="PORT",
-                help=f"Port of --host (1-65535; default {DEFAULT_PORT}, 3306 with --starttls "
-                "mysql).",
-                parser=port_number,
-                show_default=False,
-            ),
-        ],
+        int | None,
         None,
+        "--port",
+        metavar="PORT",
+        help=f"Port of --host (1-65535; default {DEFAULT_PORT}, 3306 with --starttls mysql).",
+        parser=port_number,
+        show_default=False,
     ),
     Opt("starttls", StartTLSOption, None),
     Opt("timeout", ConnectTimeoutOption, None),
-    Opt(
+    option(
         "server_name",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--server-name",
-                metavar="NAME",
-                help="Host name the server certificate must be valid for (default: --host; with "
-                "--chain and no --server-name the name is not checked).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--server-name",
+        metavar="NAME",
+        help="Host name the server certificate must be valid for (default: --host; with "
+        "--chain and no --server-name the name is not checked).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "no_hostname",
-        Annotated[
-            bool,
-            typer.Option(
-                "--no-hostname",
-                help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
-            ),
-        ],
+        bool,
         False,
+        "--no-hostname",
+        help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
     ),
-    Opt(
+    option(
         "at",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--at",
-                metavar="TIMESTAMP",
-                help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
-                "instead of now.",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--at",
+        metavar="TIMESTAMP",
+        help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
+        "instead of now.",
+        show_default=False,
     ),
     Opt("warn_days", WarnDaysOption, DEFAULT_WARN_DAYS),
-    Opt(
+    option(
         "jvm",
-        Annotated[
-            bool,
-            typer.Option(
-                "--jvm",
-                help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
-            ),
-        ],
+        bool,
         False,
+        "--jvm",
+        help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
     ),
 )
 
