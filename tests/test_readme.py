@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, ROOT
+
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.stores import read_store
 
@@ -22,7 +22,7 @@ def test_library_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     # The example downloads nothing: it reads global-bundle.pem, here the fixture bundle.
     shutil.copyfile(FIXTURES / "bundles" / "g1.pem", tmp_path / "global-bundle.pem")
     with accepting_unknown_rds():
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102
+        exec(compile(code, "README.md", "exec"), {})
     # Each store got its own password: the app store opens with APP_PASS, the JKS with changeit.
     assert len(read_store(tmp_path / "app.p12", "app-secret").trusted()) == 9
     assert len(read_store(tmp_path / "truststore.jks", "changeit").trusted()) == 9
