@@ -352,3 +352,16 @@ def test_choices_accept_any_case(scratch: dict[str, str]) -> None:
     result = runner.invoke(app, ["merge", *args, "--pkcs12-profile", "Legacy", "--storepass", "x"])
     assert result.exit_code == 0, result.stderr
     assert out.exists()
+
+
+def test_every_error_class_names_its_own_exit_code() -> None:
+    """The base error has no default code: a new kind of error cannot silently exit 5."""
+    from rdstrust.errors import RdsTrustError
+
+    with pytest.raises(TypeError, match="must set exit_code"):
+
+        class Forgotten(RdsTrustError):
+            pass
+
+    with pytest.raises(TypeError, match="subclass"):
+        RdsTrustError("no code")
