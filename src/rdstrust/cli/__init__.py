@@ -15,6 +15,7 @@ from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.instances import instances
 from rdstrust.cli.merge import merge
+from rdstrust.cli.ostrust import os_trust
 from rdstrust.cli.probe import probe
 from rdstrust.cli.rotate import rotate
 from rdstrust.cli.split import split
@@ -60,6 +61,7 @@ app.command("inspect")(inspect)
 app.command("instances")(instances)
 app.command("rotate")(rotate)
 app.command("audit")(audit)
+app.command("os-trust")(os_trust)
 
 
 def main() -> None:
