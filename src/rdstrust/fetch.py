@@ -186,13 +186,17 @@ def fetch_bundle(
     cached too, so a later ``verify`` without ``--bundle`` finds it offline); write the output
     with :func:`save_bundle`. Raises :class:`UsageError` (bad options), :class:`FetchError`
     (network, TLS, HTTP status, size cap, deadline, digest mismatch) or
-    :class:`rdstrust.errors.BundleError` (the bytes are not a bundle).
+    :class:`rdstrust.errors.BundleError` (the bytes are not a bundle). With
+    ``options.amazon_roots``, the pinned Amazon Trust Services roots are added to the bundle
+    (:mod:`rdstrust.amazon_roots`); the cache keeps AWS's bytes only.
     """
     opts = options or SourceOptions()
     result = _fetch(opts, progress)
-    if opts.amazon_roots is None:
-        return result
-    # After the RDS bundle is validated and cached (the cache keeps AWS's bytes only).
+    return result if opts.amazon_roots is None else _add_amazon_roots(result, opts)
+
+
+def _add_amazon_roots(result: FetchResult, opts: SourceOptions) -> FetchResult:
+    assert opts.amazon_roots is not None
     policy = DownloadPolicy(
         opts.timeout,
         opts.retries,
@@ -203,7 +207,9 @@ def fetch_bundle(
     )
     roots = load_amazon_roots(opts.amazon_roots, policy=policy)
     bundle = with_amazon_roots(result.bundle, roots, opts.amazon_roots.shown)
-    return replace(result, bundle=bundle, certificates=len(bundle))
+    added = len(bundle) - len(result.bundle)
+    counts = {**result.generations, "amazon-roots": added} if added else result.generations
+    return replace(result, bundle=bundle, certificates=len(bundle), generations=counts)
 
 
 def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResult:
