@@ -219,6 +219,17 @@ def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
     code, _, stderr = os_trust("--source", str(G1), "--root", str(root))
     assert code == 2 and "leads outside --root" in stderr
     assert list(outside.iterdir()) == []
+    # A planted anchor file that is a symlink out of the tree: refused, the target untouched.
+    (root / "usr" / "local").unlink()
+    anchors = root / DEB
+    anchors.mkdir(parents=True)
+    victim = outside / "victim"
+    victim.write_bytes(b"host file\n")
+    (anchors / "rdstrust-rds-ca-rsa2048-g1-us-east-1.crt").symlink_to(victim)
+    code, _, stderr = os_trust("--source", str(G1), "--root", str(root))
+    assert code == 2 and "leads outside --root" in stderr
+    assert victim.read_bytes() == b"host file\n"
+    assert [p.name for p in anchors.iterdir()] == ["rdstrust-rds-ca-rsa2048-g1-us-east-1.crt"]
 
 
 def test_hostile_alias_never_names_a_file() -> None:

@@ -283,14 +283,18 @@ def _check_inside(layout: TrustLayout) -> None:
     The tree is another party's: ``usr/local -> /usr/local`` would make rdstrust write into the
     build host's own trust store.
     """
-    root = os.path.realpath(layout.root)
     for path in (layout.anchor_dir, layout.manifest):
-        real = os.path.realpath(path)
-        if root != "/" and os.path.commonpath([root, real]) != root:
-            raise UsageError(
-                f"{safe(path)} leads outside --root {safe(layout.root)} (through a symlink to "
-                f"{safe(real)}); refusing to write there, fix the image tree."
-            )
+        _check_path_inside(layout, path)
+
+
+def _check_path_inside(layout: TrustLayout, path: Path) -> None:
+    root = os.path.realpath(layout.root)
+    real = os.path.realpath(path)
+    if root != "/" and os.path.commonpath([root, real]) != root:
+        raise UsageError(
+            f"{safe(path)} leads outside --root {safe(layout.root)} (through a symlink to "
+            f"{safe(real)}); refusing to write there, fix the image tree."
+        )
 
 
 def _sha(data: bytes) -> str:
@@ -327,6 +331,7 @@ def _plan(layout: TrustLayout, cas: Sequence[CertInfo]) -> _Plan:
     for info in cas:
         name, data = anchor_name(info), info.pem()
         path = layout.anchor_dir / name
+        _check_path_inside(layout, path)  # an anchor file may itself be a planted symlink
         current = _read_current(path)
         plan.manifest[name] = _sha(data)
         if current == data:
