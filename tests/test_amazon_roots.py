@@ -196,6 +196,24 @@ def test_fetch_adds_the_roots_and_the_saved_bundle_reads_back(
     assert {c.sha256 for c in again.certificates[9:]} == {p.sha256 for p in PINNED_ROOTS}
 
 
+def test_a_pkcs7_source_becomes_pem_with_the_roots(
+    tmp_path: Path, roots_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p7b = FIXTURES / "bundles" / "g1.p7b"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, _, stderr = invoke(
+        "fetch", "--source", str(p7b), "--include", "amazon-roots",
+        "--amazon-roots-source", str(roots_dir), "--no-cache",
+    )  # fmt: skip
+    assert code == 0, stderr
+    # The default output is named by what it holds: PEM, the 9 RDS CAs and the 5 roots.
+    saved = work / "global-bundle.pem"
+    assert [p.name for p in work.iterdir()] == [saved.name]
+    assert len(read_bundle(saved)) == 14
+
+
 def test_other_foreign_roots_stay_refused(tmp_path: Path, debian_roots: Path) -> None:
     # Exactly the pinned ones pass: another well-known root (or a tampered Amazon one) does not.
     for extra in (

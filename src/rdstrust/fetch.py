@@ -209,7 +209,10 @@ def _add_amazon_roots(result: FetchResult, opts: SourceOptions) -> FetchResult:
     bundle = with_amazon_roots(result.bundle, roots, opts.amazon_roots.shown)
     added = len(bundle) - len(result.bundle)
     counts = {**result.generations, "amazon-roots": added} if added else result.generations
-    return replace(result, bundle=bundle, certificates=len(bundle), generations=counts)
+    # A PKCS7 or DER source became PEM: the saved file's name must follow (fetch's default -o).
+    return replace(
+        result, bundle=bundle, format=bundle.format, certificates=len(bundle), generations=counts
+    )
 
 
 def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResult:
