@@ -37,6 +37,7 @@ COMMANDS = (
     "instances",
     "rotate",
     "audit",
+    "os-trust",
 )
 # Environment that would change what a case does; each test starts without it.
 _ENV = (
@@ -226,6 +227,14 @@ CASES: dict[str, list[Case]] = {
         c("'host=127.0.0.1 port=1 password=hunter2'", 2, "holds a password"),
         c('"host=127.0.0.1 port=\'1"', 2, "connection string cannot be parsed"),
         c("'host=127.0.0.1 colour=blue'", 2, "an unknown parameter"),
+    ],
+    # Every case fails before anything is written; --root always names the scratch tree.
+    "os-trust": [
+        c("--source {missing} --root {dir}", 3, "does not exist"),
+        c("--source {g1} --root {dir}", 2, "no etc/os-release"),
+        c("--source {g1} --root {missing}", 2, "is not a directory"),
+        c("--source {g1} --root {dir} --include bogus", 2, "Unknown --include"),
+        c("--source {g1} --root {dir} --update-command '\"'", 2, "cannot be split"),
     ],
 }
 

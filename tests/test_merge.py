@@ -602,3 +602,20 @@ def test_a_render_that_loses_an_entry_is_refused_and_nothing_is_written(
     # Negative control: the same real store, not wrapped, merges.
     monkeypatch.undo()
     assert merge_store(store, read_bundle(G1), password=PW).written
+
+
+def test_a_store_the_os_regenerates_is_named_in_the_notes() -> None:
+    """Debian's Java cacerts is rebuilt by ca-certificates-java: the plan says so (a dry run,
+    which writes nothing, on the machine's real file)."""
+    real = Path("/etc/ssl/certs/java/cacerts")
+    if not real.exists():
+        pytest.skip("no Debian Java cacerts on this machine")
+    before = real.read_bytes()
+    result = runner.invoke(
+        app, ["merge", "-b", str(G1), "-s", str(real), "--dry-run", "--json"],
+        env={"RDSTRUST_STOREPASS": "changeit"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (store,) = json.loads(result.stdout)["stores"]
+    assert any("rdstrust os-trust" in note for note in store["notes"])
+    assert real.read_bytes() == before

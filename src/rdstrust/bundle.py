@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from rdstrust.amazon_roots import is_amazon_root
 from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, describe, sha256_hex
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
@@ -154,8 +155,14 @@ def parse_bundle(
             "a trust store needs the RDS CA bundle, not a server certificate.",
             source=source,
         )
-    foreign = [c for c in infos if not c.is_rds or not c.is_ca]
+    # The pinned Amazon Trust Services roots (rdstrust.amazon_roots) are not RDS CAs but are
+    # identified by their bytes, like the published RDS CAs: a bundle saved by
+    # 'fetch --include amazon-roots' must read back without --allow-foreign.
+    pinned = sum(1 for c in infos if is_amazon_root(c.sha256))
+    foreign = [c for c in infos if (not c.is_rds or not c.is_ca) and not is_amazon_root(c.sha256)]
     notes: list[str] = []
+    if pinned:
+        notes.append(f"{pinned} pinned Amazon Trust Services root(s) (RDS Proxy) taken")
     if foreign:
         names = "; ".join(_describe_foreign(c) for c in foreign[:3])
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""

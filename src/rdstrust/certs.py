@@ -84,6 +84,9 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
     UnsupportedAlgorithm,
+    # An X.509 version other than v1/v3 (a mutated store found this; cryptography raises it
+    # lazily, when the certificate's fields are read).
+    x509.InvalidVersion,
 )
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rdstrust.amazon_roots import AmazonRootsSource, load_amazon_roots, with_amazon_roots
 from rdstrust.atomic import write_bytes_atomic
 from rdstrust.bundle import Bundle, parse_bundle, read_bundle
 from rdstrust.cache import BundleCache, CacheEntry, redact_url
@@ -86,7 +87,9 @@ class SourceOptions:
     cache. ``ca_bundle`` replaces the CA file used to verify the server (default:
     ``REQUESTS_CA_BUNDLE`` or requests' own bundle). ``timeout`` bounds the connection and each
     read, ``max_time`` the whole download; ``backoff`` is the first retry delay (0 retries at
-    once, as tests do). Raises :class:`UsageError` for options that cannot work.
+    once, as tests do). ``amazon_roots`` (``--include amazon-roots``) adds the pinned Amazon
+    Trust Services roots from that source to the bundle (see :mod:`rdstrust.amazon_roots`).
+    Raises :class:`UsageError` for options that cannot work.
     """
 
     region: str = "global"
@@ -104,10 +107,14 @@ class SourceOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     ca_bundle: Path | None = None
     allow_foreign: bool = False
+    amazon_roots: AmazonRootsSource | None = None
 
     def __post_init__(self) -> None:
         if self.url is not None and self.file is not None:
             raise UsageError("Give either --url or --source, not both.")
+        if self.amazon_roots is not None and format_of(self.format) is BundleFormat.P7B:
+            # The roots are added as PEM blocks: a .p7b file holding PEM would mislead.
+            raise UsageError("--include amazon-roots needs --format pem.")
         partition = partition_of(self.partition)
         object.__setattr__(self, "partition", partition)
         object.__setattr__(self, "format", format_of(self.format))
@@ -179,9 +186,36 @@ def fetch_bundle(
     cached too, so a later ``verify`` without ``--bundle`` finds it offline); write the output
     with :func:`save_bundle`. Raises :class:`UsageError` (bad options), :class:`FetchError`
     (network, TLS, HTTP status, size cap, deadline, digest mismatch) or
-    :class:`rdstrust.errors.BundleError` (the bytes are not a bundle).
+    :class:`rdstrust.errors.BundleError` (the bytes are not a bundle). With
+    ``options.amazon_roots``, the pinned Amazon Trust Services roots are added to the bundle
+    (:mod:`rdstrust.amazon_roots`); the cache keeps AWS's bytes only.
     """
     opts = options or SourceOptions()
+    result = _fetch(opts, progress)
+    return result if opts.amazon_roots is None else _add_amazon_roots(result, opts)
+
+
+def _add_amazon_roots(result: FetchResult, opts: SourceOptions) -> FetchResult:
+    assert opts.amazon_roots is not None
+    policy = DownloadPolicy(
+        opts.timeout,
+        opts.retries,
+        opts.backoff,
+        opts.max_bytes,
+        opts.max_time,
+        check_ca_bundle(opts.ca_bundle),
+    )
+    roots = load_amazon_roots(opts.amazon_roots, policy=policy)
+    bundle = with_amazon_roots(result.bundle, roots, opts.amazon_roots.shown)
+    added = len(bundle) - len(result.bundle)
+    counts = {**result.generations, "amazon-roots": added} if added else result.generations
+    # A PKCS7 or DER source became PEM: the saved file's name must follow (fetch's default -o).
+    return replace(
+        result, bundle=bundle, format=bundle.format, certificates=len(bundle), generations=counts
+    )
+
+
+def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResult:
     cache = BundleCache(opts.cache_dir) if opts.use_cache else None
     if opts.file is not None:
         return _from_file(opts, cache)

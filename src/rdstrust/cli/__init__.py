@@ -16,6 +16,7 @@ from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.instances import instances
 from rdstrust.cli.merge import merge
+from rdstrust.cli.ostrust import os_trust
 from rdstrust.cli.probe import probe
 from rdstrust.cli.rotate import rotate
 from rdstrust.cli.split import split
@@ -63,6 +64,7 @@ for _name, _function in (
     ("audit", audit),
     ("instances", instances),
     ("rotate", rotate),
+    ("os-trust", os_trust),
 ):
     app.command(_name, cls=Command, epilog=epilog(_name))(_function)
 

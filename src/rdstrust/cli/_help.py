@@ -104,6 +104,14 @@ HELP: dict[str, tuple[tuple[str, ...], tuple[ExitCode, ...]]] = {
         ),
         (*_COMMON, E.NOT_TRUSTED, E.BAD_BUNDLE, E.STORE_ERROR, E.TOOL_MISSING, E.AWS_FAILED),
     ),
+    "os-trust": (
+        (
+            "rdstrust os-trust                       # Debian/Ubuntu/Alpine or RHEL, detected",
+            "rdstrust os-trust --root build/rootfs --include amazon-roots --no-run",
+            "rdstrust os-trust --dry-run --json",
+        ),
+        (*_COMMON, E.BAD_BUNDLE, E.FETCH_FAILED, E.STORE_ERROR, E.TOOL_MISSING),
+    ),
     "rotate": (
         (
             "rdstrust rotate --instance mydb --to rds-ca-rsa2048-g1 -s truststore.jks",

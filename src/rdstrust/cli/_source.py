@@ -13,6 +13,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from rdstrust.amazon_roots import OFFICIAL_REPOSITORY, AmazonRootsSource, check_include
 from rdstrust.catalogue import BundleFormat, Partition
 from rdstrust.cli._common import (
     AcceptUnknownRdsOption,
@@ -23,6 +24,7 @@ from rdstrust.cli._common import (
 )
 from rdstrust.cli._groups import Opt, Values
 from rdstrust.endpoints import MAX_TIMEOUT
+from rdstrust.errors import UsageError
 from rdstrust.fetch import (
     DEFAULT_MAX_TIME,
     DEFAULT_RETRIES,
@@ -131,6 +133,27 @@ CaBundleOption = Annotated[
         show_default=False,
     ),
 ]
+IncludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--include",
+        metavar="amazon-roots",
+        help="Also take the Amazon Trust Services roots (Amazon Root CA 1-4, Starfield Services "
+        "Root CA G2) that RDS Proxy and Aurora Serverless v1 chain to, each checked against "
+        "its SHA-256 pinned in rdstrust.",
+        show_default=False,
+    ),
+]
+AmazonRootsSourceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--amazon-roots-source",
+        metavar="DIR|FILE",
+        help=f"Take the Amazon roots from this directory or file (default: {OFFICIAL_REPOSITORY})"
+        "; only certificates matching the pins are used.",
+        show_default=False,
+    ),
+]
 
 #: Where the bundle comes from: ``fetch`` and ``update``.
 SOURCE = (
@@ -148,6 +171,8 @@ SOURCE = (
     Opt("ca_bundle", CaBundleOption),
     Opt("allow_foreign", AllowForeignOption, False),
     Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+    Opt("include", IncludeOption),
+    Opt("amazon_roots_source", AmazonRootsSourceOption),
 )
 
 
@@ -167,7 +192,17 @@ def source_options(v: Values) -> SourceOptions:
         retries=v["retries"],
         ca_bundle=v["ca_bundle"],
         allow_foreign=v["allow_foreign"],
+        amazon_roots=amazon_roots_of(v),
     )
+
+
+def amazon_roots_of(v: Values) -> AmazonRootsSource | None:
+    """``--include amazon-roots`` (and ``--amazon-roots-source``) as the roots' source."""
+    if not check_include(v["include"]):
+        if v["amazon_roots_source"] is not None:
+            raise UsageError("--amazon-roots-source goes with --include amazon-roots.")
+        return None
+    return AmazonRootsSource(path=v["amazon_roots_source"])
 
 
 def fetch_with_progress(options: SourceOptions) -> FetchResult:

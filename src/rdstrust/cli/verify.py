@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from rdstrust.amazon_roots import required_amazon_roots, split_require
 from rdstrust.bundle import Bundle
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
@@ -139,7 +140,8 @@ def verify(v: Values) -> None:
         _check_combination(v)
         when = parse_time(v["at"]) if v["at"] is not None else None
         region_code = check_region_code(v["region"]) if v["region"] is not None else "global"
-        generations = parse_generations(v["require"])
+        require, amazon = split_require(v["require"])
+        generations = parse_generations(require)
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
         java_path = java_for(jvm=v["jvm"], java=v["java"])
@@ -172,7 +174,14 @@ def verify(v: Values) -> None:
         def report(failure: StoreFailure) -> None:
             err(f"rdstrust: error: {safe(failure.message)}")
 
-        result = verify_stores(specs, reference, options, passwords=passwords, on_failure=report)
+        result = verify_stores(
+            specs,
+            reference,
+            options,
+            passwords=passwords,
+            on_failure=report,
+            also_required=required_amazon_roots(reference) if amazon else (),
+        )
     emit(result, json=v["json"], human=render_verify(result))
     passed = sum(1 for r in result.stores if r.passed)
     err(f"{passed} of {len(result.stores) + len(result.failed)} store(s) pass.")
