@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -79,8 +80,10 @@ def github_expressions(text: str, values: dict[str, str]) -> str:
 
 
 def fenced_blocks(markdown: str, language: str) -> list[str]:
-    """The bodies of the fenced code blocks of ``language`` in a Markdown text, in order."""
-    return re.findall(rf"^```{re.escape(language)}\n(.*?)^```", markdown, re.M | re.S)
+    """The bodies of the fenced code blocks of ``language`` in a Markdown text, in order
+    (dedented: a block inside a list item is indented)."""
+    pattern = rf"^[ ]*```{re.escape(language)}\n(.*?)^[ ]*```"
+    return [textwrap.dedent(body) for body in re.findall(pattern, markdown, re.M | re.S)]
 
 
 def recipe_env(home: Path, bundle_url: str, ca_file: Path, **extra: str) -> dict[str, str]:
