@@ -34,6 +34,7 @@ NEW_ROOT = CHAINS / "rsa2048-g1-us-east-1" / "root.pem"
 OLD_ROOT = CHAINS / "2019-us-east-1" / "root.pem"
 #: Commands documented before they exist (the runbook says which engineer's work they await).
 NOT_YET = {"doctor"}
+BIN = Path(sys.executable).parent  # this checkout's rdstrust
 
 
 def procedure_section() -> str:
@@ -108,7 +109,8 @@ def test_doctor_is_marked_as_not_yet_available() -> None:
 
 def quoted(fragment: str) -> str:
     """``fragment`` as the runbook shows it; fails when the runbook no longer quotes it."""
-    assert fragment in RUNBOOK.read_text(), f"the runbook no longer quotes {fragment!r}"
+    flowing = " ".join(RUNBOOK.read_text().split())  # prose wraps; the words must stay
+    assert fragment in flowing, f"the runbook no longer quotes {fragment!r}"
     return fragment
 
 
@@ -214,3 +216,42 @@ def test_pgjdbc_messages(pg_server: PgServer, tmp_path: Path) -> None:  # noqa: 
         in no_anchors
     )
     assert ok == "OK"
+
+    # rdstrust's diagnosis of the PKCS12 Java sees as empty, and its fix
+    verify = run(
+        [
+            *("rdstrust", "verify", "-s", f"{empty_for_java},storepass:env=STOREPASS"),
+            *("--bundle", str(FIXTURES / "bundles" / "g1.pem"), "--region", "us-east-1"),
+            *("--require", "rds-ca-rsa2048-g1"),
+        ],
+        {**os.environ, "STOREPASS": "changeit", "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    reason = "lack Java's trusted-certificate attribute, so Java ignores them"
+    assert quoted(reason) in verify.stdout, verify.stdout
+    merge = run(
+        [
+            *("rdstrust", "merge", "-b", str(FIXTURES / "bundles" / "g1.pem")),
+            *("-s", str(empty_for_java), "--storepass-env", "STOREPASS"),
+        ],
+        {**os.environ, "STOREPASS": "changeit", "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    assert merge.returncode == 0, merge.stderr
+
+    def with_store(*password: str) -> subprocess.CompletedProcess[str]:
+        return run(
+            [
+                *(java, "-cp", str(PGJDBC), f"-Djavax.net.ssl.trustStore={empty_for_java}"),
+                *("-Djavax.net.ssl.trustStoreType=PKCS12", *password),
+                *(str(program), urls[2]),
+            ],
+            {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"},
+        )
+
+    fixed = with_store("-Djavax.net.ssl.trustStorePassword=changeit")
+    assert fixed.returncode == 0 and fixed.stdout.split() == ["OK"], fixed.stdout + fixed.stderr
+    # openssl encrypted this store's certificates; rdstrust keeps that shape, so Java still
+    # needs the password for it, as the runbook says
+    still = with_store()
+    assert still.returncode == 1 and "trustAnchors parameter must be non-empty" in still.stdout
+    assert quoted("an existing store whose certificates are encrypted keeps that shape")
