@@ -444,12 +444,14 @@ def test_initcontainer_writes_stores_the_application_can_use(
 
 
 #: trust-manager's Bundle (trust.cert-manager.io/v1alpha1) as its CRD defines it:
-#: deploy/crds/trust.cert-manager.io_bundles.yaml in github.com/cert-manager/trust-manager.
-#: Each level: the fields allowed, and those required.
+#: deploy/crds/trust.cert-manager.io_bundles.yaml in github.com/cert-manager/trust-manager, read at
+#: two revisions (0bd29a29: jks/pkcs12 take only `key`; 4f909162: also `password`, and a source
+#: ConfigMap may be chosen by `selector` / `includeAllKeys`; sources 1 to 100 items, keys
+#: non-empty). Each level: the fields allowed, and those this recipe must set.
 BUNDLE_SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     "spec": ({"sources", "target"}, {"sources", "target"}),
     "source": ({"configMap", "secret", "inLine", "useDefaultCAs"}, set()),
-    "source.configMap": ({"name", "key"}, {"name", "key"}),
+    "source.configMap": ({"name", "key", "selector", "includeAllKeys"}, {"name", "key"}),
     "target": ({"configMap", "secret", "additionalFormats", "namespaceSelector"}, set()),
     "target.configMap": ({"key"}, {"key"}),
     "target.additionalFormats": ({"jks", "pkcs12"}, set()),
@@ -473,6 +475,7 @@ def test_trust_manager_bundle_matches_its_schema() -> None:
     assert "namespace" not in bundle["metadata"]  # Bundles are cluster-scoped
     spec = bundle["spec"]
     check_fields("spec", spec)
+    assert 1 <= len(spec["sources"]) <= 100
     for source in spec["sources"]:
         check_fields("source", source)
         assert len(source) == 1, source  # one kind of source per entry
@@ -484,6 +487,8 @@ def test_trust_manager_bundle_matches_its_schema() -> None:
     check_fields("target.additionalFormats", target["additionalFormats"])
     for kind in ("jks", "pkcs12"):
         check_fields(f"target.additionalFormats.{kind}", target["additionalFormats"][kind])
+    keys = [target["configMap"]["key"], *(f["key"] for f in target["additionalFormats"].values())]
+    assert all(isinstance(k, str) and k for k in keys) and len(set(keys)) == len(keys), keys
     check_fields("target.namespaceSelector", target["namespaceSelector"])
     labels = target["namespaceSelector"]["matchLabels"]
     assert all(isinstance(v, str) for v in labels.values())
