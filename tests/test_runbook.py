@@ -255,3 +255,15 @@ def test_pgjdbc_messages(pg_server: PgServer, tmp_path: Path) -> None:  # noqa: 
     still = with_store()
     assert still.returncode == 1 and "trustAnchors parameter must be non-empty" in still.stdout
     assert quoted("an existing store whose certificates are encrypted keeps that shape")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", "docs/rotation-runbook.md", "docs/recipes/README.md"]
+)
+def test_relative_links_resolve(page: str) -> None:
+    path = ROOT / page
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text())
+    local = [link for link in links if "://" not in link]
+    assert local or page == "README.md", "no links found: the pattern is wrong"
+    for link in local:
+        assert (path.parent / link).exists(), f"{page}: broken link {link}"
