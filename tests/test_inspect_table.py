@@ -10,7 +10,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, shared_bundle
+from conftest import missing, shared_bundle
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle
