@@ -215,3 +215,71 @@ def test_a_bundle_whose_required_cas_all_expired_draws_a_warning(tmp_path: Path)
         str(tmp_path / "z.pem"),
     )
     assert "every rds-ca-2019 CA in" in stderr and "has expired (the last on 2024-08-22)" in stderr
+
+
+_DEFAULT_TRUST = """
+import javax.net.ssl.*;
+
+public class DefaultTrust {
+    public static void main(String[] args) throws Exception {
+        // The default SSLSocketFactory: the truststore the JVM picks with no -D option at all.
+        SSLSocket socket = (SSLSocket) SSLSocketFactory.getDefault()
+            .createSocket("127.0.0.1", Integer.parseInt(args[0]));
+        try {
+            socket.startHandshake();
+            System.out.println("TRUSTED");
+        } catch (SSLHandshakeException e) {
+            System.out.println("REFUSED " + e.getMessage());
+        } finally {
+            socket.close();
+        }
+    }
+}
+"""
+
+
+def _jdk_copy(root: Path) -> Path:
+    """A real JDK whose java.home is ``root``: the machine's JDK hard-linked file by file (no
+    data copied), with ``lib/security/cacerts`` replaced by a private copy, so the machine's own
+    cacerts is never written."""
+    java = require_tool("java")
+    home = Path(os.path.realpath(java)).parent.parent
+    if not SYSTEM_CACERTS.is_file():
+        missing(f"{SYSTEM_CACERTS} (ca-certificates-java)")
+    try:
+        subprocess.run(["cp", "-al", str(home), str(root)], check=True, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot hard-link the JDK into {root}: {exc.stderr.decode(errors='replace')}")
+    cacerts = root / "lib" / "security" / "cacerts"
+    cacerts.unlink()  # a symlink (Debian) or a hard link: either way, never write through it
+    shutil.copyfile(SYSTEM_CACERTS, cacerts)
+    assert not cacerts.is_symlink() and cacerts.stat().st_nlink == 1
+    return root
+
+
+def _java_trusts_by_default(jdk: Path, source: Path, port: int) -> str:
+    shown = subprocess.run(
+        [str(jdk / "bin" / "java"), str(source), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(source.parent)},
+    )
+    return shown.stdout.strip() or shown.stderr.strip()
+
+
+@pytest.mark.jvm
+def test_the_jvm_trusts_its_updated_default_store_without_d_settings(tmp_path: Path) -> None:
+    from tls_server import HTTPSServer
+
+    jdk = _jdk_copy(tmp_path / "jdk")
+    source = tmp_path / "DefaultTrust.java"
+    source.write_text(_DEFAULT_TRUST)
+    with HTTPSServer("rsa2048-g1-us-east-1") as server:
+        # Control: the JDK's stock cacerts does not hold the fixture RDS CA.
+        assert _java_trusts_by_default(jdk, source, server.port).startswith("REFUSED")
+        code, stdout, stderr = update("--source", str(G1), "--java", str(jdk), "--java-cacerts")
+        assert code == 0, stderr
+        assert JVM_DEFAULT_NOTE in stdout and "-Djavax.net.ssl.trustStore" not in stdout
+        # As printed: no -D option, and the JVM now trusts the server.
+        assert _java_trusts_by_default(jdk, source, server.port) == "TRUSTED"
