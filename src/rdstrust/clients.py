@@ -96,36 +96,7 @@ def client_settings(
     """
     path = str(Path(store).absolute())
     if store_type is StoreType.PEM:
-        return ClientSettings(
-            store=path,
-            type=store_type,
-            java_options=(),
-            jdbc_url=(f"jdbc:postgresql://HOST:5432/DB?sslmode=verify-full&sslrootcert={path}"),
-            libpq=(
-                f"sslmode=verify-full sslrootcert={path}",
-                f"PGSSLMODE=verify-full PGSSLROOTCERT={path}",
-            ),
-            notes=(
-                "libpq, psql, psycopg 3 and psycopg2 read a PEM store directly; "
-                "pgjdbc's default factory reads it via sslrootcert.",
-            ),
-            mariadb_jdbc_urls=(
-                f"jdbc:mariadb://HOST:3306/DB?sslMode=verify-full&serverSslCert={path}",
-                f"jdbc:mariadb://HOST:3306/DB?useSsl=true&serverSslCert={path}",
-            ),
-            # Shell-quoted: these lines are pasted into a shell as they are.
-            mysql_cli=(
-                f"mariadb --ssl-ca={shlex.quote(path)} --ssl-verify-server-cert",
-                f"mysql --ssl-mode=VERIFY_IDENTITY --ssl-ca={shlex.quote(path)}",
-            ),
-            mysql_notes=(
-                MARIADB_2X_NOTE,
-                "MySQL Connector/J cannot read a PEM file: give it a JKS or PKCS12 store "
-                "(trustCertificateKeyStoreUrl).",
-                "The mysql line is for MySQL's own client (5.7.11 and later); where mysql is "
-                "MariaDB's client (Debian, Ubuntu) it rejects --ssl-mode: use the mariadb line.",
-            ),
-        )
+        return _pem_settings(path)
     password = f"${password_env}" if password_env else "<store password>"
     options = [
         f"-Djavax.net.ssl.trustStore={path}",
@@ -167,5 +138,39 @@ def client_settings(
             MARIADB_2X_NOTE,
             "The mysql and mariadb command-line clients read PEM only (--ssl-ca); write a PEM "
             "store for them.",
+        ),
+    )
+
+
+def _pem_settings(path: str) -> ClientSettings:
+    """The settings for a PEM store: libpq's, pgjdbc's sslrootcert, MariaDB's, the CLIs'."""
+    return ClientSettings(
+        store=path,
+        type=StoreType.PEM,
+        java_options=(),
+        jdbc_url=(f"jdbc:postgresql://HOST:5432/DB?sslmode=verify-full&sslrootcert={path}"),
+        libpq=(
+            f"sslmode=verify-full sslrootcert={path}",
+            f"PGSSLMODE=verify-full PGSSLROOTCERT={path}",
+        ),
+        notes=(
+            "libpq, psql, psycopg 3 and psycopg2 read a PEM store directly; "
+            "pgjdbc's default factory reads it via sslrootcert.",
+        ),
+        mariadb_jdbc_urls=(
+            f"jdbc:mariadb://HOST:3306/DB?sslMode=verify-full&serverSslCert={path}",
+            f"jdbc:mariadb://HOST:3306/DB?useSsl=true&serverSslCert={path}",
+        ),
+        # Shell-quoted: these lines are pasted into a shell as they are.
+        mysql_cli=(
+            f"mariadb --ssl-ca={shlex.quote(path)} --ssl-verify-server-cert",
+            f"mysql --ssl-mode=VERIFY_IDENTITY --ssl-ca={shlex.quote(path)}",
+        ),
+        mysql_notes=(
+            MARIADB_2X_NOTE,
+            "MySQL Connector/J cannot read a PEM file: give it a JKS or PKCS12 store "
+            "(trustCertificateKeyStoreUrl).",
+            "The mysql line is for MySQL's own client (5.7.11 and later); where mysql is "
+            "MariaDB's client (Debian, Ubuntu) it rejects --ssl-mode: use the mariadb line.",
         ),
     )
