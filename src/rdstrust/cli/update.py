@@ -62,8 +62,8 @@ UpdateRegionOption = Annotated[
     typer.Option(
         "--region",
         help="Region code (us-east-1, us-gov-west-1, cn-north-1) or 'global': the bundle to "
-        "download, and (unless global) the region whose CAs every store must trust, also "
-        "with --source or --url.",
+        "download, and (unless global) the only region whose CAs are merged and required, "
+        "also with --source or --url.",
         envvar="RDSTRUST_REGION",
     ),
 ]
@@ -183,7 +183,7 @@ def render_update(result: UpdateResult) -> str:
     then the notes about those settings, each once."""
     mode = " (check: nothing written)" if result.check else ""
     lines = [f"Bundle {safe(result.bundle)}: {result.certificates} certificates{mode}"]
-    if result.merged_certificates is not None:
+    if result.merged_certificates is not None and result.merged_certificates < result.certificates:
         lines.append(
             f"Merging only {safe(result.region)}'s CAs and the CAs they chain to: "
             f"{result.merged_certificates} of {result.certificates}"
