@@ -60,7 +60,11 @@ def test_offline_ok_uses_the_cached_copy_once_the_server_is_gone(tmp_path: Path)
     assert code == 0, stderr
     assert "rdstrust: warning: the download failed (" in stderr
     assert "(--offline-ok), which may be out of date" in stderr
-    assert json.loads(stdout)["bundle_sha256"] == read_bundle(G1).sha256
+    data = json.loads(stdout)
+    assert data["bundle_sha256"] == read_bundle(G1).sha256
+    (warning,) = data["warnings"]  # JSON carries the warning too, once
+    assert warning.startswith("the download failed (")
+    assert stderr.count("the download failed (") == 1
     assert len(read_store(store, None).entries) == 9
     result = fetch_bundle(
         SourceOptions(url=url, ca_bundle=Path(ca), retries=0, backoff=0, offline_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -120,6 +121,8 @@ def update(v: Values) -> None:
         )
     for warning in result.warnings:
         err(f"rdstrust: warning: {safe(warning)}")
+    # The fetch's warnings were printed as it finished; JSON carries them with the run's.
+    result = replace(result, warnings=(*fetched.warnings, *result.warnings))
     emit(result, json=v["json"], human=render_update(result))
     err(summary_line(result))
     if result.exit_code:
