@@ -32,8 +32,9 @@ from rdstrust.catalogue import (
 )
 from rdstrust.certs import Generation
 from rdstrust.endpoints import check_timeout
-from rdstrust.errors import FetchError, StoreError, UsageError
+from rdstrust.errors import FetchError, RdsTrustError, StoreError, UsageError
 from rdstrust.known_cas import UnknownRdsCaError
+from rdstrust.staleness import older_than
 from rdstrust.transport import (
     Download,
     DownloadPolicy,
@@ -84,7 +85,8 @@ class SourceOptions:
     Without ``url`` and ``file`` the official URL for ``region`` / ``partition`` / ``format``
     is used (see :func:`rdstrust.catalogue.bundle_url`). ``cache_dir`` defaults to
     :func:`rdstrust.cache.default_cache_dir`; ``use_cache=False`` neither reads nor writes the
-    cache. ``ca_bundle`` replaces the CA file used to verify the server (default:
+    cache; ``offline_ok`` lets a failed download fall back to the validated cached copy of the
+    same URL, with a warning. ``ca_bundle`` replaces the CA file used to verify the server (default:
     ``REQUESTS_CA_BUNDLE`` or requests' own bundle). ``timeout`` bounds the connection and each
     read, ``max_time`` the whole download; ``backoff`` is the first retry delay (0 retries at
     once, as tests do). ``amazon_roots`` (``--include amazon-roots``) adds the pinned Amazon
@@ -100,6 +102,7 @@ class SourceOptions:
     expect_sha256: str | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
+    offline_ok: bool = False
     timeout: float = DEFAULT_TIMEOUT
     max_time: float = DEFAULT_MAX_TIME
     retries: int = DEFAULT_RETRIES
@@ -128,6 +131,11 @@ class SourceOptions:
             raise UsageError("max_bytes must be positive and backoff 0 or more.")
         if self.url is not None:
             check_url(self.url)
+        if self.offline_ok and (self.file is not None or not self.use_cache):
+            raise UsageError(
+                "--offline-ok falls back to the cached download: it needs the cache (drop "
+                "--no-cache) and a download (drop --source)."
+            )
 
     @property
     def official(self) -> bool:
@@ -175,6 +183,11 @@ class FetchResult:
     written: bool = False
     #: Things a user should know that did not stop the fetch (cache not writable, ...).
     notes: tuple[str, ...] = ()
+    #: Stale input that did not stop the fetch: a bundle older than the cached one, or the
+    #: cached copy used because the download failed (``offline_ok``).
+    warnings: tuple[str, ...] = ()
+    #: The download failed and the cached copy was used (``offline_ok``).
+    offline: bool = False
 
 
 def fetch_bundle(
@@ -225,7 +238,12 @@ def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResul
     )
     target = opts.target
     cached = cache.load(target) if cache is not None else None
-    got = download(target, policy, cached=cached, progress=progress)
+    try:
+        got = download(target, policy, cached=cached, progress=progress)
+    except FetchError as exc:
+        if not opts.offline_ok or cached is None:
+            raise
+        return _offline(opts, cached, exc)
     from_cache = got.status == 304 and cached is not None
     try:
         data = cached.data if from_cache and cached else got.data
@@ -238,7 +256,50 @@ def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResul
         got, from_cache = download(target, policy, progress=progress), False
         bundle = _validated(opts, got.data, from_cache=False)
     # A refused cache entry is reported by the cache itself (a warning on stderr), once.
-    return _downloaded(opts, bundle, got, (cached, from_cache), cache)
+    result = _downloaded(opts, bundle, got, (cached, from_cache), cache)
+    return replace(result, warnings=_older(bundle, cached))
+
+
+def _offline(opts: SourceOptions, cached: CacheEntry, failure: FetchError) -> FetchResult:
+    """The cached copy of ``opts.target`` after a failed download (``offline_ok``).
+
+    The copy is validated as a download would be (parsed, pinned digest); if it fails, the
+    download's own error is what the user sees.
+    """
+    try:
+        bundle = _validated(opts, cached.data, from_cache=True)
+    except RdsTrustError:
+        raise failure from None
+    shown = redact_url(opts.target)
+    warning = (
+        f"the download failed ({failure.message.rstrip('.')}); using the copy cached "
+        f"{cached.fetched_at or 'earlier'} (--offline-ok), which may be out of date."
+    )
+    result = _result(
+        bundle,
+        source=shown,
+        url=shown,
+        from_cache=True,
+        not_modified=True,
+        etag=cached.etag,
+        last_modified=cached.last_modified,
+        cache_file=str(cached.path),
+    )
+    return replace(result, warnings=(warning,), offline=True)
+
+
+def _older(bundle: Bundle, previous: CacheEntry | None) -> tuple[str, ...]:
+    """A warning when ``bundle`` is older than the cached copy of the same source."""
+    if previous is None or previous.sha256 == bundle.sha256:
+        return ()
+    try:
+        earlier = parse_bundle(
+            previous.data, source=str(previous.path), allow_foreign=True, accept_unknown_rds=True
+        )
+    except RdsTrustError:
+        return ()
+    warning = older_than(bundle, earlier, previous.fetched_at)
+    return (warning,) if warning is not None else ()
 
 
 def _validated(opts: SourceOptions, data: bytes, *, from_cache: bool) -> Bundle:
@@ -263,15 +324,18 @@ def _from_file(opts: SourceOptions, cache: BundleCache | None) -> FetchResult:
     bundle = read_bundle(opts.file, allow_foreign=opts.allow_foreign)
     _check_digest(bundle.sha256, opts.expect_sha256, str(opts.file))
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     cache_file = None
     if cache is not None:
+        key = f"file://{opts.file.resolve()}"
+        warnings = _older(bundle, cache.load(key))
         try:
-            key = f"file://{opts.file.resolve()}"
             entry = cache.store(key, bundle.raw, etag=None, last_modified=None)
             cache_file = str(entry.path)
         except StoreError as exc:
             notes = (f"not cached: {exc.message}",)
-    return _result(bundle, source=str(opts.file), url=None, cache_file=cache_file, notes=notes)
+    result = _result(bundle, source=str(opts.file), url=None, cache_file=cache_file, notes=notes)
+    return replace(result, warnings=warnings)
 
 
 def _downloaded(

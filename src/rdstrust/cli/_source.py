@@ -19,6 +19,7 @@ from rdstrust.cli._common import (
     AcceptUnknownRdsOption,
     AllowForeignOption,
     choice,
+    err,
     seconds,
     whole_number,
 )
@@ -33,6 +34,7 @@ from rdstrust.fetch import (
     SourceOptions,
     fetch_bundle,
 )
+from rdstrust.text import safe
 
 RegionOption = Annotated[
     str,
@@ -96,6 +98,14 @@ CacheDirOption = Annotated[
 ]
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Neither use nor update the download cache.")
+]
+OfflineOkOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline-ok",
+        help="If the download fails, use the validated cached copy of the same URL, with a "
+        "warning (default: the failure is an error, exit 4).",
+    ),
 ]
 TimeoutOption = Annotated[
     float,
@@ -165,6 +175,7 @@ SOURCE = (
     Opt("expect_sha256", ExpectSha256Option),
     Opt("cache_dir", CacheDirOption),
     Opt("no_cache", NoCacheOption, False),
+    Opt("offline_ok", OfflineOkOption, False),
     Opt("timeout", TimeoutOption, DEFAULT_TIMEOUT),
     Opt("max_time", MaxTimeOption, DEFAULT_MAX_TIME),
     Opt("retries", RetriesOption, DEFAULT_RETRIES),
@@ -187,6 +198,7 @@ def source_options(v: Values) -> SourceOptions:
         expect_sha256=v["expect_sha256"],
         cache_dir=v["cache_dir"],
         use_cache=not v["no_cache"],
+        offline_ok=v["offline_ok"],
         timeout=v["timeout"],
         max_time=v["max_time"],
         retries=v["retries"],
@@ -206,16 +218,20 @@ def amazon_roots_of(v: Values) -> AmazonRootsSource | None:
 
 
 def fetch_with_progress(options: SourceOptions) -> FetchResult:
-    """Fetch as ``options`` say, with a progress bar when downloading to a terminal.
+    """Fetch as ``options`` say, with a progress bar when downloading to a terminal; print the
+    result's warnings (stale input, the cached copy used offline) on stderr.
 
     Raises the library's errors; call it inside :func:`rdstrust.cli._common.exit_on_error`.
     """
     progress = TerminalProgress() if options.file is None and sys.stderr.isatty() else None
     try:
-        return fetch_bundle(options, progress=progress)
+        result = fetch_bundle(options, progress=progress)
     finally:
         if progress is not None:
             progress.close()
+    for warning in result.warnings:
+        err(f"rdstrust: warning: {safe(warning)}")
+    return result
 
 
 class TerminalProgress:
