@@ -22,6 +22,7 @@ from tls_server import HTTPSServer, Reply
 from typer.testing import CliRunner
 
 from rdstrust import catalogue
+from rdstrust import fetch as fetch_module
 from rdstrust.bundle import parse_bundle, parse_certificates, read_bundle
 from rdstrust.certs import Generation, der_to_pem, describe
 from rdstrust.cli import app
@@ -328,6 +329,12 @@ def official(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> HTTPSServer:
     monkeypatch.setenv("RDSTRUST_CACHE_DIR", str(tmp_path / "cache"))
     with HTTPSServer("rsa2048-g1-us-east-1") as server:
         monkeypatch.setitem(catalogue.HOSTS, Partition.AWS, server.url("").rstrip("/"))
+        # The stand-in's CA cannot be put in the system's trust store, so the server is verified
+        # with it (REQUESTS_CA_BUNDLE), and the one check that looks at how the server was
+        # verified is told "system CAs only", as for AWS's real host. That check is tested on
+        # its own below (test_the_official_url_verified_with_another_ca_is_no_proof).
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
+        monkeypatch.setattr(fetch_module, "_default_trust", lambda _opts: True)
         body = G1.read_bytes()
 
         def answer(request: object) -> Reply:
@@ -342,9 +349,24 @@ def official(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> HTTPSServer:
 def test_fresh_from_the_official_url_an_unknown_rds_ca_is_taken_and_noted(
     official: HTTPSServer,
 ) -> None:
-    result = fetch_bundle(SourceOptions(ca_bundle=official.ca_file, backoff=0))
+    result = fetch_bundle(SourceOptions(backoff=0))
     assert result.certificates == 9 and not result.from_cache
     assert any("came from the official URL over verified HTTPS" in n for n in result.bundle.notes)
+
+
+def test_the_official_url_verified_with_another_ca_is_no_proof(
+    official: HTTPSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever holds a --ca-bundle / REQUESTS_CA_BUNDLE CA (a TLS-inspecting proxy's) can answer
+    for AWS's host name: the same bytes are then refused like a mirror's."""
+    monkeypatch.undo()  # the real _default_trust, and no REQUESTS_CA_BUNDLE
+    monkeypatch.setitem(catalogue.HOSTS, Partition.AWS, official.url("").rstrip("/"))
+    monkeypatch.setenv("NO_PROXY", "*")
+    with pytest.raises(UnknownRdsCaError, match="--accept-unknown-rds"):
+        fetch_bundle(SourceOptions(ca_bundle=official.ca_file, backoff=0, use_cache=False))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(official.ca_file))
+    with pytest.raises(UnknownRdsCaError, match="--accept-unknown-rds"):
+        fetch_bundle(SourceOptions(backoff=0, use_cache=False))
 
 
 def test_the_same_bytes_from_a_mirror_url_are_refused(official: HTTPSServer) -> None:
@@ -365,11 +387,9 @@ def test_the_same_bytes_from_the_cache_after_a_304_are_fetched_afresh(
     """A 304 proves the server's version, not the bytes on disk (the cache can be tampered with):
     cached bytes holding an unknown CA are not taken; the official URL is asked again, without
     validators, and its fresh answer is what is accepted."""
-    fetch_bundle(SourceOptions(ca_bundle=official.ca_file, backoff=0))
-    again = fetch_bundle(SourceOptions(ca_bundle=official.ca_file, backoff=0))
+    fetch_bundle(SourceOptions(backoff=0))
+    again = fetch_bundle(SourceOptions(backoff=0))
     assert again.certificates == 9 and not again.from_cache
     assert [r.headers.get("if-none-match") for r in official.seen(PATH)] == [None, '"v1"', None]
     # Without the cache the official server is asked afresh, and its answer is taken again.
-    assert (
-        fetch_bundle(SourceOptions(ca_bundle=official.ca_file, use_cache=False)).certificates == 9
-    )
+    assert fetch_bundle(SourceOptions(use_cache=False)).certificates == 9

@@ -230,7 +230,10 @@ def _check_unknown_rds(
     The name is free text: without this check, any self-made CA called "Amazon RDS ..." would be
     merged into trust stores as an RDS CA from any file or mirror.
     """
-    unknown = [c for c in infos if c.is_ca and c.unknown_rds]
+    # Every RDS-named certificate, CA or not: OpenSSL takes a certificate without
+    # basicConstraints as a trust anchor, and Java never checks an anchor's basicConstraints,
+    # so "not a CA" is no reason to let an unpublished one through.
+    unknown = [c for c in infos if c.unknown_rds]
     if not unknown:
         return []
     # Aliases of RDS-named certificates are slugs ([a-z0-9-]) and fingerprints are hex: both are
@@ -310,7 +313,7 @@ def _parse_der(data: bytes, source: str) -> tuple[str, list[tuple[x509.Certifica
         try:
             cert = x509.load_der_x509_certificate(data)
             return "der", [(cert, data)]
-        except ValueError:
+        except DECODE_ERRORS:
             pass
         certs = _load_pkcs7(data)
         if certs is None:
@@ -334,7 +337,7 @@ def _load_pkcs7(der: bytes) -> list[x509.Certificate] | None:
         warnings.simplefilter("ignore")
         try:
             return pkcs7.load_der_pkcs7_certificates(der)
-        except ValueError:
+        except DECODE_ERRORS:
             return None
 
 
@@ -401,7 +404,7 @@ def _parse_pem(data: bytes, source: str) -> list[tuple[x509.Certificate, bytes]]
             warnings.simplefilter("ignore")
             try:
                 cert = x509.load_der_x509_certificate(der)
-            except ValueError as exc:
+            except DECODE_ERRORS as exc:
                 raise BundleError(
                     f"{source}: PEM block {index} {_explain_bad_der(der, exc)}; the file is "
                     "damaged or was edited, download the bundle again.",

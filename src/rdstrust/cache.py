@@ -44,6 +44,7 @@ from rdstrust.atomic import resolve_path, write_bytes_atomic
 from rdstrust.bundle import parse_bundle
 from rdstrust.certs import sha256_hex, utcnow
 from rdstrust.errors import BundleError, StoreError
+from rdstrust.text import safe
 
 CACHE_ENV = "RDSTRUST_CACHE_DIR"
 _LAST = "last.json"
@@ -122,7 +123,9 @@ class BundleCache:
     def _refuse(self, sentence: str) -> None:
         if sentence not in self._problems:
             self._problems.append(sentence)
-            _log.warning("%s", sentence)
+            # Paths here may hold another user's bytes: escaped, since without a configured
+            # handler Python writes warnings to stderr as they are.
+            _log.warning("%s", safe(sentence))
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         base = self.directory / _BUNDLES / key

@@ -197,8 +197,16 @@ def _is_ca(cert: x509.Certificate) -> bool:
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
-        # X.509 v1 roots (some old CAs) carry no extensions; a self-signed one is a CA.
-        return cert.version is x509.Version.v1 and cert.subject == cert.issuer
+        # X.509 v1 roots (some old CAs) carry no extensions; a self-signed one is a CA. A v3
+        # certificate without basicConstraints but allowed to sign certificates (keyUsage
+        # keyCertSign) is one too for OpenSSL's check_ca, so it is one here.
+        if cert.version is x509.Version.v1:
+            return cert.subject == cert.issuer
+        try:
+            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            return False
+        return usage.key_cert_sign
     return bc.ca
 
 

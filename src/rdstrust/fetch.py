@@ -11,6 +11,7 @@ an unchanged bundle costs one ``304 Not Modified``. Where AWS publishes what is
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -302,6 +303,17 @@ def _older(bundle: Bundle, previous: CacheEntry | None) -> tuple[str, ...]:
     return (warning,) if warning is not None else ()
 
 
+def _default_trust(opts: SourceOptions) -> bool:
+    """Whether the server was verified against the system's CAs only.
+
+    A ``--ca-bundle`` or ``REQUESTS_CA_BUNDLE`` (a TLS-inspecting proxy's CA, say) lets whoever
+    holds that CA answer for the official host name: its bytes are then no proof of origin.
+    """
+    if opts.ca_bundle is not None:
+        return False
+    return not any(os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))
+
+
 def _validated(opts: SourceOptions, data: bytes, *, from_cache: bool) -> Bundle:
     """Parse and check downloaded bytes.
 
@@ -313,7 +325,7 @@ def _validated(opts: SourceOptions, data: bytes, *, from_cache: bool) -> Bundle:
         data,
         source=shown,
         allow_foreign=opts.allow_foreign,
-        from_official_url=opts.official and not from_cache,
+        from_official_url=opts.official and not from_cache and _default_trust(opts),
     )
     _check_digest(bundle.sha256, opts.expect_sha256, shown)
     return bundle

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rdstrust.errors import UsageError
 from rdstrust.files import read_input
+from rdstrust.text import safe
 
 #: The environment variable read when no other password source is given.
 ENV_VAR = "RDSTRUST_STOREPASS"
@@ -96,7 +97,7 @@ def prompt_on_terminal(store: Path) -> str | None:
     if not sys.stdin.isatty():
         return None
     try:
-        return _checked(getpass.getpass(f"Password for {store}: "), "the prompt")
+        return _checked(getpass.getpass(f"Password for {safe(store)}: "), "the prompt")
     except EOFError:
         return None
 
@@ -125,4 +126,6 @@ def read_password_file(path: Path, what: str = "store password") -> str:
         raise UsageError(f"Cannot read password file {path}: not UTF-8 text.") from None
     if not text.strip("\r\n"):
         raise UsageError(f"Password file {path} is empty; put the {what} on its first line.")
-    return text.splitlines()[0]
+    # Only a newline ends the line (and one CR before it): str.splitlines() would also cut at
+    # \x1c, \x85 or U+2028, silently shortening a password that contains one.
+    return text.split("\n", 1)[0].removesuffix("\r")

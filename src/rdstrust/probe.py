@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from rdstrust.catalogue import SUBJECT_REGION
-from rdstrust.certs import CertInfo, Generation, classify, describe, utcnow
+from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, classify, describe, utcnow
 from rdstrust.endpoints import check_host, check_port, check_timeout, is_ip
 from rdstrust.errors import ProbeError, UsageError
 from rdstrust.pathcheck import Chain, leaf_names
@@ -653,7 +653,7 @@ def _describe_der(der: bytes, where: str, host: str) -> CertInfo:
         warnings.simplefilter("ignore")
         try:
             return describe(x509.load_der_x509_certificate(der), der)
-        except ValueError as exc:
+        except DECODE_ERRORS as exc:
             raise ProbeError(
                 f"{where} sent a certificate that cannot be decoded ({exc}).", host=host
             ) from None

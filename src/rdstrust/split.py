@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from rdstrust.atomic import write_bytes_atomic
 from rdstrust.bundle import Bundle
-from rdstrust.certs import der_to_pem, sha256_hex
+from rdstrust.certs import DECODE_ERRORS, der_to_pem, sha256_hex
 from rdstrust.errors import StoreError
 
 MANIFEST_NAME = "manifest.json"
@@ -157,8 +157,10 @@ def _stale_files(out: Path, keep: set[str]) -> list[Path]:
         try:
             data = path.read_bytes()
             (cert,) = x509.load_pem_x509_certificates(data)
-        except (OSError, ValueError):
-            continue  # gone, or not a certificate file: leave it
+        except OSError:
+            continue  # gone
+        except DECODE_ERRORS:
+            continue  # not a certificate file: leave it
         der = cert.public_bytes(Encoding.DER)
         # Only exactly what split wrote (same certificate, same bytes) counts as ours.
         if sha256_hex(der) == row.get("sha256") and data == der_to_pem(der):

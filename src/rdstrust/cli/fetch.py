@@ -42,6 +42,13 @@ def fetch(v: Values) -> None:
         to_stdout = output is not None and str(output) == "-"
         if to_stdout and json:
             raise UsageError("-o - writes the bundle to stdout, so it cannot go with --json.")
+        if to_stdout and sys.stdout.isatty():
+            # The bundle's bytes are written as received, text between blocks included: a
+            # terminal would run any escape sequence a hostile mirror put there.
+            raise UsageError(
+                "-o - would write the bundle's raw bytes to a terminal; pipe or redirect it "
+                "(rdstrust fetch -o - | ...), or give a file name."
+            )
         if output is not None and not to_stdout:
             check_output_path(output)
         options = source_options(v)

@@ -140,7 +140,7 @@ def inspect(v: Values) -> None:
             [spec], lambda s, pw: list_store(s.path, pw, soon_days=v["soon_days"]), passwords
         )
         if outcome.failure is not None:
-            err(f"rdstrust: error: {outcome.failure.message}")
+            err(f"rdstrust: error: {safe(outcome.failure.message)}")
             raise typer.Exit(outcome.failure.exit_code)
         assert outcome.result is not None
         listing = select_entries(outcome.result, which, v["sort"])

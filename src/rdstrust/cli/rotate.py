@@ -36,6 +36,7 @@ from rdstrust.cli.instances import (
 from rdstrust.errors import ExitCode, UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.probe import StartTLS
+from rdstrust.text import safe
 
 #: The options of ``rotate``.
 ROTATE = (
@@ -181,16 +182,16 @@ def _summary(plan: RotationPlan, result: RotationResult, *, yes: bool) -> None:
     if not plan.allowed:
         err(
             f"Refused: {len(plan.blocking)} store(s) do not trust {plan.target_ca} for "
-            f"{plan.region}: {', '.join(plan.blocking)}; nothing was changed."
+            f"{safe(plan.region)}: {safe(', '.join(plan.blocking))}; nothing was changed."
         )
         raise typer.Exit(int(ExitCode.NOT_TRUSTED))
     if plan.already:
-        err(f"{plan.identifier} already uses {plan.target_ca}; nothing to change.")
+        err(f"{safe(plan.identifier)} already uses {plan.target_ca}; nothing to change.")
     elif not yes:
         err("Plan only: nothing was changed; add --yes to apply it.")
     elif result.applied:
         when = "now" if plan.apply_immediately else "in the next maintenance window"
-        err(f"Requested {plan.target_ca} for {plan.identifier}, applied {when}.")
+        err(f"Requested {plan.target_ca} for {safe(plan.identifier)}, applied {when}.")
 
 
 def render_rotation(result: RotationResult) -> str:
@@ -198,8 +199,8 @@ def render_rotation(result: RotationResult) -> str:
     plan = result.plan
     restart = {None: "AWS default", False: "no restart"}.get(plan.restart, "restart")
     lines = [
-        f"{plan.kind} {plan.identifier} ({plan.engine}, {plan.region})",
-        f"  CA now     {plan.current_ca or '-'}",
+        f"{plan.kind} {safe(plan.identifier)} ({safe(plan.engine)}, {safe(plan.region)})",
+        f"  CA now     {safe(plan.current_ca or '-')}",
         f"  CA target  {plan.target_ca}",
         f"  applied    {'immediately' if plan.apply_immediately else 'next maintenance window'}"
         f"; {restart}",
@@ -207,18 +208,19 @@ def render_rotation(result: RotationResult) -> str:
     ]
     for check in plan.readiness.stores:
         verdict = "ok" if check.target else "DOES NOT TRUST THE TARGET"
-        lines.append(f"  {verdict:<6} {check.store}")
-        lines += [f"         {reason}" for reason in check.reasons]
-    lines += [f"  note: {note}" for note in plan.readiness.notes]
+        lines.append(f"  {verdict:<6} {safe(check.store)}")
+        lines += [f"         {safe(reason)}" for reason in check.reasons]
+    lines += [f"  note: {safe(note)}" for note in plan.readiness.notes]
     status = "REFUSED" if not plan.allowed else ("applied" if result.applied else "planned")
     if plan.already:
         status = "nothing to do"
     lines.append(f"status: {status}")
     if result.reported_ca is not None:
-        lines.append(f"reported CA: {result.reported_ca} after {result.waited_seconds:.0f} s")
+        lines.append(f"reported CA: {safe(result.reported_ca)} after {result.waited_seconds:.0f} s")
     if result.probe is not None:
         p = result.probe
         lines.append(
-            f"probe: {p.host}:{p.port} certificate issued by {p.issuer} ({p.generation.value})"
+            f"probe: {safe(p.host)}:{p.port} certificate issued by {safe(p.issuer)} "
+            f"({p.generation.value})"
         )
     return "\n".join(lines)
