@@ -608,3 +608,52 @@ def test_source_that_is_not_a_bundle(tmp_path: Path) -> None:
 def test_url_and_source_together_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="either --url or --source"):
         fetch_bundle(SourceOptions(url="https://example.invalid/x.pem", file=G1_PEM))
+
+
+def test_a_server_trickling_its_headers_is_cut_off_at_the_overall_deadline(
+    tmp_path: Path,
+) -> None:
+    """Headers sent a byte at a time stay within every read timeout; --max-time still ends the
+    download (before the watchdog, this ran until the server gave up)."""
+    import socket
+    import ssl
+    import threading
+
+    chain = FIXTURES / "chains" / "rsa2048-g1-us-east-1"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(chain / "server.pem", chain / "leaf.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(4096)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                if stop.is_set():
+                    return
+                try:
+                    tls.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=serve, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match=r"did not finish within 1\.5 s \(--max-time\)"):
+            fetch_bundle(
+                SourceOptions(
+                    url=f"https://127.0.0.1:{port}/b.pem",
+                    ca_bundle=chain / "root.pem",
+                    timeout=3,
+                    max_time=1.5,
+                    retries=2,
+                    use_cache=False,
+                )
+            )
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 4

@@ -17,18 +17,25 @@ deep; :func:`_reason` and friends unwrap it into a sentence.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import random
 import re
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import HTTPError
 
 from rdstrust.cache import CacheEntry, redact_url
@@ -74,17 +81,50 @@ class Download:
 
 
 class _Deadline:
-    """The overall time budget of one download."""
+    """The overall time budget of one download, enforced even inside a blocked read.
+
+    ``requests`` bounds each read, not the whole response: a server that sends its headers a
+    byte at a time stays within every read timeout forever. So the sockets this download opens
+    are recorded (see :class:`_TrackedConnection`) and a watchdog shuts them down when the
+    budget is spent, which wakes any read that is waiting on them.
+    """
 
     def __init__(self, seconds: float, url: str) -> None:
         self.seconds = seconds
         self.url = url
         self.end = time.monotonic() + seconds
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watchdog = threading.Timer(seconds, self._expire)
+        self._watchdog.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._watchdog.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._watchdog.cancel()
+
+    def track(self, sock: socket.socket) -> None:
+        """Record a socket of this download (shut down at once if the budget is already gone)."""
+        with self._lock:
+            self.sockets.append(sock)
+            late = self.expired
+        if late:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shut(sock)
 
     def remaining(self) -> float:
         """Seconds left; raises :class:`FetchError` when none are."""
         left = self.end - time.monotonic()
-        if left <= 0:
+        if left <= 0 or self.expired:
             raise FetchError(
                 f"The download from {_host(self.url)} did not finish within {self.seconds:g} s "
                 "(--max-time); the server is too slow or stalls: try again later, raise "
@@ -92,6 +132,45 @@ class _Deadline:
                 url=redact_url(self.url),
             )
         return left
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+#: The deadline of the download running in this thread, for the connections it opens.
+_ACTIVE = threading.local()
+
+
+class _TrackedConnection(HTTPSConnection):
+    """An HTTPS connection that reports its socket to the running download's deadline."""
+
+    def connect(self) -> None:
+        super().connect()
+        deadline = getattr(_ACTIVE, "deadline", None)
+        if deadline is not None and self.sock is not None:
+            deadline.track(self.sock)
+
+
+class _TrackedPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter whose HTTPS pools (direct or through a proxy) track their sockets."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "https": _TrackedPool,
+        }
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": _TrackedPool}
+        return manager
 
 
 def check_url(url: str) -> str:
@@ -197,26 +276,37 @@ def download(
             headers["If-None-Match"] = cached.etag
         if cached.last_modified:
             headers["If-Modified-Since"] = cached.last_modified
-    request = _Request(url, headers, policy, _Deadline(policy.max_time, url), progress)
-    with requests.Session() as session:
-        # trust_env (the default) makes requests read REQUESTS_CA_BUNDLE, the proxy variables
-        # and .netrc exactly as every other requests-based tool does.
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return replace(_attempt(session, request), attempts=attempt)
-            except _RetryableError as exc:
-                if attempt > policy.retries:
-                    tries = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
-                    raise FetchError(
-                        f"{exc.what}{tries}; {exc.advice}.", url=redact_url(url)
-                    ) from None
-            if policy.backoff > 0:
-                delay = policy.backoff * 2 ** (attempt - 1)
-                # Jitter spreads out a fleet of build agents that all failed at the same moment.
-                pause = delay + random.uniform(0, delay / 4)  # noqa: S311
-                time.sleep(min(pause, request.deadline.remaining()))
+    deadline = _Deadline(policy.max_time, url)
+    request = _Request(url, headers, policy, deadline, progress)
+    # trust_env (the default) makes requests read REQUESTS_CA_BUNDLE, the proxy variables and
+    # .netrc exactly as every other requests-based tool does.
+    with requests.Session() as session, deadline:
+        session.mount("https://", _Adapter())
+        _ACTIVE.deadline = deadline
+        try:
+            return _retrying(session, request)
+        finally:
+            _ACTIVE.deadline = None
+
+
+def _retrying(session: requests.Session, request: _Request) -> Download:
+    """Attempts with exponential backoff (and jitter), within the deadline."""
+    policy, deadline, url = request.policy, request.deadline, request.url
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return replace(_attempt(session, request), attempts=attempt)
+        except _RetryableError as exc:
+            deadline.remaining()  # a failure caused by the watchdog is the deadline's
+            if attempt > policy.retries:
+                tries = f" (gave up after {attempt} attempts)" if attempt > 1 else ""
+                raise FetchError(f"{exc.what}{tries}; {exc.advice}.", url=redact_url(url)) from None
+        if policy.backoff > 0:
+            delay = policy.backoff * 2 ** (attempt - 1)
+            # Jitter spreads out a fleet of build agents that all failed at the same moment.
+            pause = delay + random.uniform(0, delay / 4)  # noqa: S311
+            time.sleep(min(pause, deadline.remaining()))
 
 
 @dataclass(frozen=True)
@@ -275,6 +365,7 @@ def _get(session: requests.Session, url: str, request: _Request) -> requests.Res
             verify=request.policy.verify,
         )
     except requests.exceptions.SSLError as exc:
+        request.deadline.remaining()  # the watchdog cut a slow handshake short
         raise FetchError(_tls_message(host, exc), url=redact_url(url)) from None
     except requests.exceptions.ProxyError as exc:
         raise _RetryableError(
@@ -284,6 +375,7 @@ def _get(session: requests.Session, url: str, request: _Request) -> requests.Res
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise _connect_error(host, exc, timeout) from None
     except requests.exceptions.RequestException as exc:
+        request.deadline.remaining()
         raise FetchError(
             f"Cannot request {redact_url(url)}: {_reason(exc)}.", url=redact_url(url)
         ) from None
@@ -357,6 +449,8 @@ def _chunks(response: requests.Response, request: _Request) -> Iterator[bytes]:
             sock.settimeout(min(request.policy.timeout, left))
         chunk = raw.read1(_CHUNK, decode_content=True)
         if not chunk:
+            # An end of stream caused by the watchdog's shutdown is the deadline, not the body.
+            request.deadline.remaining()
             return
         yield chunk
 
