@@ -100,3 +100,33 @@ def test_a_password_file_is_cut_only_at_a_newline(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_bytes(b"abc\x1cSECRET\xc2\x85def\r\nignored\n")
     assert read_password_file(secret) == "abc\x1cSECRET\x85def"
+
+
+@pytest.mark.parametrize(
+    ("layout", "libssl_count"),
+    [("bom-after-end", 2), ("bom-at-start", 1), ("bom-after-text", 1)],
+)
+def test_a_byte_order_mark_is_read_as_openssl_reads_it(
+    tmp_path: Path, layout: str, libssl_count: int
+) -> None:
+    """OpenSSL drops a UTF-8 BOM from the first line of each PEM read (the file's start, or the
+    line after an END): a CA hidden behind one was trusted by libpq but not seen by rdstrust.
+    The count is checked against libssl itself (Python's ssl module loads the file as libpq)."""
+    import ssl
+
+    from rdstrust.stores import read_store
+
+    root = (FIXTURES / "chains" / "rsa2048-g1-us-east-1" / "root.pem").read_bytes()
+    other = (FIXTURES / "bundles" / "foreign.pem").read_bytes()
+    bom = b"\xef\xbb\xbf"
+    data = {
+        "bom-after-end": root + bom + other,
+        "bom-at-start": bom + root,
+        "bom-after-text": root + b"text\n" + bom + other,
+    }[layout]
+    store = tmp_path / "store.pem"
+    store.write_bytes(data)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(str(store))
+    assert len(context.get_ca_certs()) == libssl_count
+    assert len(read_store(store, None).trusted()) == libssl_count

@@ -42,6 +42,9 @@ _CHUNK = 254
 #: With ``indented``, this much leading white space before a BEGIN/END line is tolerated.
 _INDENT = 64
 _BEGIN = b"-----BEGIN"
+# OpenSSL 3's sanitize_line drops a UTF-8 byte-order mark from the first line each PEM read
+# looks at: the file's first line, and the line right after each block's END line.
+_BOM = b"\xef\xbb\xbf"
 _END = b"-----END "
 _TAIL = b"-----"
 # sanitize_line with PEM_FLAG_EAY_COMPATIBLE: trailing (signed) chars <= ' ' are dropped.
@@ -150,8 +153,10 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
     strays: list[int] = []
     pos = 0
     fast = _FAST.match
+    after_end = 0  # where OpenSSL's next PEM read starts (the file's start, or after an END)
     while (start := data.find(_BEGIN, pos)) >= 0:
-        if not exact_only and (start == 0 or data[start - 1] == 0x0A):
+        bom = start - len(_BOM) == after_end and data[after_end:start] == _BOM
+        if not exact_only and (start == 0 or data[start - 1] == 0x0A or bom):
             found = fast(data, start)
             if found is not None:
                 label_bytes = found.group(1)
@@ -168,10 +173,10 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
                             found.end(),
                         )
                     )
-                    pos = found.end()
+                    pos = after_end = found.end()
                     continue
         head, body_start = (b"", start + 1)
-        if lines.at_chunk_start(start, indented=indented):
+        if bom or lines.at_chunk_start(start, indented=indented):
             head, body_start = lines.chunk(start)
         if not (head.startswith(_BEGIN + b" ") and head.endswith(_TAIL) and len(head) >= 16):
             strays.append(start)
@@ -194,7 +199,7 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
             where = f"PEM block {len(blocks) + 1} ({_shown(name)}, line {line_number(data, start)})"
             return PemScan(tuple(blocks), tuple(strays), f"{where} {problem}")
         blocks.append(PemBlock(len(blocks) + 1, name, start, body_start, end_at, end))
-        pos = end
+        pos = after_end = end
     return PemScan(tuple(blocks), tuple(strays))
 
 
