@@ -19,7 +19,7 @@ server's Unix socket, for administration::
 ``start_mysql_server(chain=None)`` starts a server with TLS off (``--skip-ssl``). In tests, use
 the session-scoped fixture ``mysql_server`` (one server for the whole run; import it from this
 module into a test module). A missing MariaDB server skips the test locally and fails it under
-CI (``conftest.missing``).
+CI (``support.missing``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing
 from pgserver import free_port
+from support import FIXTURES, missing
 
 CHAINS = FIXTURES / "chains"
 #: The system user the server runs as when the tests run as root.

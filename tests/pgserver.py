@@ -15,7 +15,7 @@ every successful connection went through TLS::
 
 In tests, use the session-scoped fixture ``pg_server`` (one server for the whole run; import it
 from this module into a test module or conftest.py). Missing PostgreSQL binaries skip the test
-locally and fail it under CI (``conftest.missing``).
+locally and fail it under CI (``support.missing``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing
+from support import FIXTURES, missing
 
 CHAINS = FIXTURES / "chains"
 #: The system user the server runs as when the tests run as root.

@@ -20,9 +20,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, IN_CI, require_tool
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from support import FIXTURES, IN_CI, require_tool
 from tls_server import HTTPSServer, Reply
 from typer.testing import CliRunner
 

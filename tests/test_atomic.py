@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import missing
+from support import missing
 
 from rdstrust.atomic import write_bytes_atomic
 from rdstrust.errors import StoreError
@@ -19,7 +19,7 @@ from rdstrust.errors import StoreError
 def chattr_immutable(path: Path) -> str:
     """``chattr +i`` on ``path``; returns the chattr program to undo it with.
 
-    A missing chattr program is a missing tool (:func:`conftest.missing`: fails under CI). Not
+    A missing chattr program is a missing tool (:func:`support.missing`: fails under CI). Not
     being root, or chattr failing although it exists (a container without
     CAP_LINUX_IMMUTABLE, a file system without the flag), is a property of the machine that CI
     cannot install away: the test is skipped with the reason.
@@ -146,7 +146,7 @@ def test_chattr_failing_is_a_skip_with_the_reason_even_in_ci(
 ) -> None:
     if shutil.which("chattr") is None or os.geteuid() != 0:
         pytest.skip("needs root with chattr")
-    monkeypatch.setattr("conftest.IN_CI", True)  # missing() would fail the test under CI
+    monkeypatch.setattr("support.IN_CI", True)  # missing() would fail the test under CI
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "nowhere")  # chattr cannot set flags on a symlink
     with pytest.raises(pytest.skip.Exception, match=r"chattr \+i failed on .*link: \S"):

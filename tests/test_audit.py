@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, require_tool
 from pgserver import PgServer, free_port, pg_server, start_pg_server  # noqa: F401
+from support import ROOT, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.audit import AuditOptions, SslMode, audit, escape

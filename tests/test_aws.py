@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, missing
+from support import FIXTURES, missing
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

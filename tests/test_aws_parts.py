@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT
+from support import FIXTURES, ROOT
 from tls_server import HTTPSServer
 
 from rdstrust.aws.client import clean

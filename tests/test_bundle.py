@@ -6,7 +6,6 @@ import base64
 from pathlib import Path
 
 import pytest
-from conftest import BAD_BUNDLES, FIXTURES, REAL_BUNDLE_COUNTS, shared_bundle
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import BAD_BUNDLES, FIXTURES, REAL_BUNDLE_COUNTS, shared_bundle
 
 from rdstrust import BundleError, Generation, parse_bundle, read_bundle
 from rdstrust.bundle import assign_aliases, parse_certificates

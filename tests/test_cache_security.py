@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 from tls_server import HTTPSServer, Reply, SeenRequest
 
 from rdstrust.cache import BundleCache, cache_key, last_cached_bundle

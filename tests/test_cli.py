@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 from typer.testing import CliRunner
 
 from rdstrust.cli import app

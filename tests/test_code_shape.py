@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 
-from conftest import ROOT
+from support import ROOT
 
 MAX_BODY_LINES = 80
 

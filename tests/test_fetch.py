@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, shared_bundle
+from support import FIXTURES, shared_bundle
 from tls_server import HTTPSServer, Reply, SeenRequest, endless
 
 from rdstrust.bundle import read_bundle

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, shared_bundle
+from support import FIXTURES, shared_bundle
 from tls_server import HTTPSServer, Reply, SeenRequest, endless
 from typer.testing import CliRunner
 

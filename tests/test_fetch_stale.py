@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 from tls_server import HTTPSServer, Reply
 from typer.testing import CliRunner
 

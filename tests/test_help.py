@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 from typer.testing import CliRunner
 
 from rdstrust.cli import app

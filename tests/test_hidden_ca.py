@@ -16,10 +16,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from hostile import Issued, ca, hidden_root, leaf, smuggler
 from pgserver import PgServer, pg_server  # noqa: F401  (session fixture)
+from support import require_tool
 from typer.testing import CliRunner
 
 from rdstrust.cli import app

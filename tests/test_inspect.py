@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

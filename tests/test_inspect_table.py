@@ -10,7 +10,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import missing, shared_bundle
+from support import missing, shared_bundle
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

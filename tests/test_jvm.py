@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
+from support import FIXTURES, require_tool
 from test_verify import (
     CHAINS,
     EXPIRED,

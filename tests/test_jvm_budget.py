@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from support import FIXTURES, missing
 
 from rdstrust.bundle import read_bundle
 from rdstrust.errors import ExitCode, JvmGaveUpError, ToolMissingError

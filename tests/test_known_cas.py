@@ -15,9 +15,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import FIXTURES, REAL_BUNDLE_COUNTS, ROOT, shared_bundle
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from support import FIXTURES, REAL_BUNDLE_COUNTS, ROOT, shared_bundle
 from tls_server import HTTPSServer, Reply
 from typer.testing import CliRunner
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from namecerts import Built, LeafSpec, build
 from pgserver import PgServer, _chown, _first_der, _served_leaf, pg_server  # noqa: F401
+from support import require_tool
 
 from rdstrust.bundle import parse_certificates
 from rdstrust.certs import CertInfo, describe
@@ -282,7 +282,7 @@ def test_rdstrust_matches_psql_on_every_row(
 @pytest.mark.jvm
 @pytest.mark.parametrize("case", JVM_ROWS)
 def test_rdstrust_java_side_matches_the_jvm(case: str, tmp_path: Path) -> None:
-    from conftest import missing
+    from support import missing
 
     from rdstrust.jvm import find_java, java_trust_check
     from rdstrust.stores import NewCert, StoreType, create_store

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, require_tool, shared_bundle
+from support import FIXTURES, missing, require_tool, shared_bundle
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

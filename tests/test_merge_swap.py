@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
+from support import FIXTURES, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.cli import app

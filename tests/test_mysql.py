@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, require_tool
 from mysqlserver import (  # noqa: F401  (session fixture)
     MySQLServer,
     mysql_server,
@@ -29,6 +28,7 @@ from mysqlserver import (  # noqa: F401  (session fixture)
     start_mysql_server,
 )
 from pgserver import PgServer, free_port, pg_server  # noqa: F401  (session fixture)
+from support import FIXTURES, missing, require_tool
 from test_verify import G1, NEW_CA, PASSWORD, certs, make_store
 from tls_server import HTTPSServer
 from typer.testing import CliRunner

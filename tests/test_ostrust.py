@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, IN_CI, require_tool
+from support import FIXTURES, IN_CI, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

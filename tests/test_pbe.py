@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
 from cryptography.hazmat.primitives.hashes import SHA256
+from support import FIXTURES, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

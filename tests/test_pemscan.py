@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from hostile import ca
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import require_tool
 from test_hidden_ca import openssl_sees
 
 from rdstrust.bundle import MAX_BUNDLE_BYTES, parse_bundle, parse_certificates

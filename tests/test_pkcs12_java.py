@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
+from support import FIXTURES, require_tool
 
 from rdstrust.bundle import read_bundle
 from rdstrust.clients import client_settings

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, require_tool
 from pgserver import PgServer, free_port, pg_server  # noqa: F401  (session fixture)
+from support import FIXTURES, missing, require_tool
 from test_verify import G1, NEW_CA, OLD, PASSWORD, certs, make_store
 from tls_server import HTTPSServer
 from typer.testing import CliRunner

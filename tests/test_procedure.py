@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT, missing
 from pgserver import PgServer, pg_server  # noqa: F401  (session fixture)
 from recipe_parts import bash, fenced_blocks, recipe_env
+from support import FIXTURES, ROOT, missing
 from test_recipes import DEBIAN_CACERTS, fake_jdk
 from tls_server import HTTPSServer, Reply
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyjks_readback
 import pytest
-from conftest import FIXTURES, require_tool
+from support import FIXTURES, require_tool
 
 from rdstrust.bundle import read_bundle
 from rdstrust.merge import merge_store

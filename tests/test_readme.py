@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
+from support import FIXTURES, ROOT
 
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.stores import read_store

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, require_tool
 from pgserver import PgServer, pg_server  # noqa: F401  (session fixture)
 from recipe_parts import (
     RECIPES,
@@ -41,6 +40,7 @@ from recipe_parts import (
     load_yaml_all,
     recipe_env,
 )
+from support import FIXTURES, missing, require_tool
 from tls_server import HTTPSServer, Reply, SeenRequest
 
 from rdstrust.bundle import read_bundle

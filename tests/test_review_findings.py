@@ -7,11 +7,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support import FIXTURES
 from typer.testing import CliRunner
 
 from rdstrust.bundle import parse_bundle

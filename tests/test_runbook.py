@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from conftest import FIXTURES, ROOT, missing, require_tool
 from pgserver import PgServer, pg_server  # noqa: F401  (session fixture)
 from recipe_parts import fenced_blocks
+from support import FIXTURES, ROOT, missing, require_tool
 from test_recipes import PG_MANY, PGJDBC
 
 from rdstrust.cli import app

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BAD_BUNDLES, FIXTURES, REAL_BUNDLE_COUNTS, shared_bundle
 from cryptography import x509
+from support import BAD_BUNDLES, FIXTURES, REAL_BUNDLE_COUNTS, shared_bundle
 from typer.testing import CliRunner
 
 from rdstrust.cli import app

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import FIXTURES
+from support import FIXTURES
 
 from rdstrust.bundle import read_bundle
 from rdstrust.split import split_bundle

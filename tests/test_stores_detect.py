@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import FIXTURES, require_tool
 
 from rdstrust.bundle import read_bundle
 from rdstrust.errors import StoreError, UsageError, WrongPasswordError

@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, require_tool
 from hypothesis import given
 from hypothesis import strategies as st
+from support import FIXTURES, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, require_tool
+from support import FIXTURES, ROOT, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.cli import app

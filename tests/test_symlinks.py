@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from rdstrust.atomic import real_path, resolve_path, write_bytes_atomic
 from rdstrust.bundle import read_bundle

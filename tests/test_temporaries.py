@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from rdstrust import atomic
 from rdstrust.atomic import remove_stale_temporaries, write_bytes_atomic

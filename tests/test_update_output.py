@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, require_tool
+from support import FIXTURES, missing, require_tool
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

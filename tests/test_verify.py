@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, NoEncryption
 from cryptography.hazmat.primitives.serialization import pkcs12 as crypto_pkcs12
+from support import FIXTURES
 from typer.testing import CliRunner
 
 from rdstrust.bundle import read_bundle

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from rdstrust.bundle import read_bundle
 from rdstrust.certs import CertInfo
