@@ -11,6 +11,7 @@ import typer
 
 from rdstrust import __version__
 from rdstrust.cli.audit import audit
+from rdstrust.cli.doctor import doctor
 from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.instances import instances
@@ -60,6 +61,7 @@ app.command("inspect")(inspect)
 app.command("instances")(instances)
 app.command("rotate")(rotate)
 app.command("audit")(audit)
+app.command("doctor")(doctor)
 
 
 def main() -> None:
