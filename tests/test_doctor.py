@@ -435,17 +435,36 @@ def test_connector_j(url: str, mode: str, kind: SourceKind | None, path: str | N
     assert (source.path if source else None) == path
 
 
-def test_connector_j_falls_back_to_jvm_store(tmp_path: Path) -> None:
-    store = tmp_path / "jvm.jks"
-    store.write_bytes(b"x")
+def test_connector_j_opens_the_jvm_store_itself(tmp_path: Path) -> None:
+    """Connector/J reads javax.net.ssl.trustStore itself: a missing file fails (no silent
+    cacerts fallback as in the JVM), and without a password it loads with an empty one."""
+    store = make_store(tmp_path, "jks", certs(ROOT))
+    url = "jdbc:mysql://db/x?sslMode=VERIFY_IDENTITY"
     resolved = _resolve(
-        "jdbc:mysql://db/x?sslMode=VERIFY_IDENTITY",
-        f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword=pw",
+        url, f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword=pw"
     )
     source = resolved.source
     assert source is not None
-    assert source.kind is SourceKind.JVM_TRUSTSTORE and source.path == str(store)
+    assert source.kind is SourceKind.DRIVER_KEYSTORE and source.path == str(store)
     assert source.password_present and resolved.hostname_check
+    base = ["doctor", "--jdbc-url", url, "--bundle", str(ROOT), "--json", "--java-options"]
+    for options, code, words in (
+        (
+            f"-Djavax.net.ssl.trustStore={store} -Djavax.net.ssl.trustStorePassword={PASSWORD}",
+            0,
+            "",
+        ),
+        (
+            f"-Djavax.net.ssl.trustStore={store}",
+            5,
+            "needs a password, and the loader is given none",
+        ),
+        (f"-Djavax.net.ssl.trustStore={tmp_path / 'none.jks'}", 5, "does not exist"),
+    ):
+        result = runner.invoke(app, [*base, options])
+        assert result.exit_code == code, result.stdout + result.stderr
+        data = json.loads(result.stdout)
+        assert data["fallbacks"] == [] and words in str(data["problem"])
 
 
 @pytest.mark.parametrize(

@@ -557,32 +557,56 @@ def _mysql(ctx: _Context) -> Resolution:
     )  # fmt: skip
     if not verifies:
         return replace(base, notes=(f"sslMode={mode} checks no certificate; use VERIFY_IDENTITY.",))
-    # Connector/J docs (6.9.1 "Setting up Server Authentication", trustCertificateKeyStoreUrl,
-    # fallbackToSystemTrustStore): its own store first, else the JVM's javax.net.ssl.* store.
-    store_url = url.get("trustCertificateKeyStoreUrl")
-    if store_url:
-        password = url.get("trustCertificateKeyStorePassword") or None
-        if ctx.options.password is not None:
-            password = ctx.options.password
-        path = _file_url(store_url)
-        kind = SourceKind.DRIVER_KEYSTORE if path is not None else SourceKind.UNCHECKABLE
-        source = TrustSource(
-            kind, path, "trustCertificateKeyStoreUrl",
-            url.get("trustCertificateKeyStoreType") or "JKS",
-            password_present=password is not None,
-        )  # fmt: skip
-        notes: tuple[str, ...] = ()
-        if ctx.props.get("javax.net.ssl.trustStore") is not None:
-            notes = ("javax.net.ssl.trustStore is ignored: trustCertificateKeyStoreUrl wins.",)
-        return replace(base, source=source, password=password, notes=notes)
+    # Connector/J 8 (ExportControlled.getTrustStoreConfigurations / SslContextBuilder.build):
+    # trustCertificateKeyStoreUrl, else (fallbackToSystemTrustStore, default true) the values of
+    # javax.net.ssl.trustStore / Type / Password, which Connector/J opens ITSELF (no silent
+    # cacerts fallback: a missing file is "Cannot open ..."); only when that property is unset
+    # does the JVM's default TrustManagerFactory (jssecacerts / cacerts) decide. With the
+    # fallback off and no store, no X.509 trust manager is found and the connection fails.
+    store = _mysql_store(ctx)
+    if store is not None:
+        return replace(base, source=store[0], password=store[1], notes=store[2])
     if _java_bool(url.get("fallbackToSystemTrustStore"), default=True) is False:
         source = TrustSource(SourceKind.EMPTY, None, "fallbackToSystemTrustStore=false")
         return replace(base, source=source)
     resolved = _jvm_truststore(ctx, Driver.MYSQL)
     return replace(
         resolved, mode=mode, verification=True, hostname_check=base.hostname_check,
-        notes=("Connector/J behaviour from its documentation; not checked against the driver.",),
     )  # fmt: skip
+
+
+def _mysql_store(ctx: _Context) -> tuple[TrustSource, str, tuple[str, ...]] | None:
+    """The keystore Connector/J opens itself, with the password it uses, or ``None``."""
+    url, props = ctx.url, ctx.props
+    notes: tuple[str, ...] = (
+        "Connector/J rules from its source (ExportControlled); not run against the driver here.",
+    )
+    location = url.get("trustCertificateKeyStoreUrl")
+    if location:
+        origin = "trustCertificateKeyStoreUrl"
+        declared = url.get("trustCertificateKeyStoreType") or "JKS"
+        password = url.get("trustCertificateKeyStorePassword")
+        if props.get("javax.net.ssl.trustStore") is not None:
+            notes += ("javax.net.ssl.trustStore is ignored: trustCertificateKeyStoreUrl wins.",)
+    elif _java_bool(url.get("fallbackToSystemTrustStore"), default=True) and props.get(
+        "javax.net.ssl.trustStore"
+    ):
+        location = props["javax.net.ssl.trustStore"]
+        origin = "javax.net.ssl.trustStore (opened by Connector/J itself)"
+        declared = props.get("javax.net.ssl.trustStoreType") or "JKS"
+        password = props.get("javax.net.ssl.trustStorePassword")
+    else:
+        return None
+    if ctx.options.password is not None:
+        password = ctx.options.password
+    path = _file_url(location)
+    kind = SourceKind.DRIVER_KEYSTORE if path is not None else SourceKind.UNCHECKABLE
+    source = TrustSource(kind, path, origin, declared, password_present=password is not None)
+    if password is None:
+        # Connector/J loads the store with new char[0], not null: a password-protected JKS
+        # or PKCS12 then fails its integrity check.
+        notes += ("No trust store password: Connector/J loads the store with an empty one.",)
+    return source, password or "", notes
 
 
 def _mysql_mode(url: JdbcUrl) -> str:
@@ -734,6 +758,8 @@ def check_source(
     except PasswordNeededError:
         return SourceCheck(None, f"{path} needs its password, and none is configured")
     except WrongPasswordError:
+        if not source.password_present:
+            return SourceCheck(None, f"{path} needs a password, and the loader is given none")
         return SourceCheck(
             None, f"{path}: the configured password is wrong (the loader refuses it)"
         )
