@@ -24,6 +24,7 @@ import pytest
 from conftest import FIXTURES, missing, require_tool
 from hypothesis import given
 from hypothesis import strategies as st
+from mysqlserver import MySQLServer, mysql_server  # noqa: F401  (session fixture)
 from pgserver import PgServer, pg_server  # noqa: F401  (session fixture)
 from test_verify import G1, NEW_CA, PASSWORD, certs, make_store
 from typer.testing import CliRunner
@@ -113,7 +114,9 @@ def _runtimes(lab: Lab, jlink: str) -> None:
     # A private runtime has its own lib/security/cacerts, which the test may replace; the
     # system JDK's is never touched. Hard links make the second one cheap.
     good = lab.base / "rt-good"
-    modules = "java.sql,java.naming,java.management,java.security.jgss,jdk.crypto.ec"
+    modules = (
+        "java.sql,java.sql.rowset,java.naming,java.management,java.security.jgss,jdk.crypto.ec"
+    )
     subprocess.run(
         [jlink, "--add-modules", modules, "--output", str(good), "--strip-debug",
          "--no-header-files", "--no-man-pages"],
@@ -134,6 +137,22 @@ def pgjdbc_connects(lab: Lab, java: str, url: str, options: list[str]) -> tuple[
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return done.returncode == 0 and "CONNECTED 1" in done.stdout, done.stdout + done.stderr
+
+
+#: What a failure for trust reasons says (and a failure for any other reason does not).
+TRUST_FAILURES = (
+    "PKIX path",
+    "trustAnchors parameter must be non-empty",
+    "problem accessing trust store",
+    "SSL root certificate",
+    "Failed to store certificate",
+    "Failed load keyStore",
+    "Failed to find serverSslCert file",
+)
+
+
+def _trust_failure(output: str) -> bool:
+    return "FAIL" in output and any(words in output for words in TRUST_FAILURES)
 
 
 def doctor(
@@ -247,6 +266,7 @@ def test_prediction_matches_real_pgjdbc(row: Row, lab: Lab, pg_server: PgServer)
     said = Prediction(str(data["prediction"]))
     # The table says what pgjdbc does; doctor and the real driver must both agree with it.
     assert connected is (row.prediction is not Prediction.FAILS), output
+    assert connected or _trust_failure(output), output
     assert said is row.prediction, data["explanation"]
     assert code == row.exit_code == data["exit_code"], data["explanation"]
 
@@ -564,3 +584,88 @@ def test_parser_parses_or_refuses(text: str) -> None:
         except UsageError:
             continue
         assert isinstance(parsed.shown, str)
+
+
+# --- MariaDB Connector/J (Debian's 2.7), against a real MariaDB server ---------------------------
+
+
+@dataclass(frozen=True)
+class MyRow:
+    """One MariaDB Connector/J configuration and what doctor must predict."""
+
+    id: str
+    query: str
+    options: tuple[str, ...]
+    java: str
+    prediction: Prediction
+    exit_code: int
+
+
+def _my(id: str, query: str, options: str, java: str, pred: str, code: int) -> MyRow:
+    return MyRow(id, query, tuple(options.split()), java, Prediction(pred), code)
+
+
+MY_ROWS = [
+    _my("serverSslCert", "useSsl=true&serverSslCert={good/store.pem}", "", "system",
+        "connects", 0),
+    _my("serverSslCert-lacks-ca", "useSsl=true&serverSslCert={bad/store.pem}", "", "system",
+        "fails", 1),
+    _my("serverSslCert-beats-truststore", "useSsl=true&serverSslCert={bad/store.pem}",
+        TS % "good/store.jks", "system", "fails", 1),
+    _my("jvm-truststore", "useSsl=true", TS % "good/store.jks" + " " + PW, "system",
+        "connects", 0),
+    _my("jvm-truststore-lacks-ca", "useSsl=true", TS % "bad/store.jks" + " " + PW, "system",
+        "fails", 1),
+    _my("jvm-missing-file-cacerts-trusts", "useSsl=true", TS % "no-such.jks", "rt-good",
+        "connects", 0),
+    _my("jvm-missing-file-cacerts-lacks", "useSsl=true", TS % "no-such.jks", "rt-bad",
+        "fails", 1),
+    _my("serverSslCert-is-jks", "useSsl=true&serverSslCert={good/store.jks}", "", "system",
+        "fails", 5),
+    _my("serverSslCert-missing", "useSsl=true&serverSslCert={no-such.pem}",
+        TS % "good/store.jks", "system", "fails", 5),
+    _my("trustServerCertificate", "useSsl=true&trustServerCertificate=true&serverSslCert="
+        "{bad/store.pem}", "", "system", "connects without verification", 1),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def my_classes(lab: Lab) -> Path:
+    from test_mysql import MARIADB_JAR, MY_CONNECT
+
+    if not MARIADB_JAR.exists():
+        missing("MariaDB Connector/J (Debian package libmariadb-java)")
+    classes = lab.base / "myconnect"
+    if not classes.exists():
+        classes.mkdir()
+        (classes / "MyConnect.java").write_text(MY_CONNECT)
+        javac = require_tool("javac")
+        subprocess.run([javac, "-d", str(classes), str(classes / "MyConnect.java")], check=True)
+    return classes
+
+
+@pytest.mark.jvm
+@pytest.mark.parametrize("row", MY_ROWS, ids=[r.id for r in MY_ROWS])
+def test_prediction_matches_real_mariadb_connector_j(
+    row: MyRow,
+    lab: Lab,
+    my_classes: Path,
+    mysql_server: MySQLServer,  # noqa: F811
+) -> None:
+    from test_mysql import MARIADB_JAR
+
+    url = mysql_server.jdbc_url(host="localhost") + "?" + _fill(row.query, lab)
+    options = [_fill(o, lab) for o in row.options]
+    java = lab.javas[row.java]
+    done = subprocess.run(
+        [java, *options, "-cp", f"{MARIADB_JAR}:{my_classes}", "MyConnect", url,
+         mysql_server.user],
+        capture_output=True, text=True, timeout=180,
+        env={**os.environ, "RDSTRUST_TEST_DB_PASSWORD": mysql_server.password},
+    )  # fmt: skip
+    connected = done.returncode == 0 and "OK TLS" in done.stdout
+    code, data = doctor(url, options, java=java)
+    assert connected is (row.prediction is not Prediction.FAILS), done.stdout + done.stderr
+    assert connected or _trust_failure(done.stdout), done.stdout + done.stderr
+    assert Prediction(str(data["prediction"])) is row.prediction, data["explanation"]
+    assert code == row.exit_code, data["explanation"]
