@@ -22,7 +22,10 @@ comment):
 * **MySQL Connector/J** (``jdbc:mysql:``): ``sslMode`` (or the legacy ``useSSL`` /
   ``requireSSL`` / ``verifyServerCertificate``); only ``VERIFY_CA`` / ``VERIFY_IDENTITY`` check
   the certificate, against ``trustCertificateKeyStoreUrl`` when set, else (with
-  ``fallbackToSystemTrustStore``, default true) the JVM's ``javax.net.ssl.*`` store.
+  ``fallbackToSystemTrustStore``, default true) the file ``javax.net.ssl.trustStore`` names,
+  which Connector/J opens itself (no cacerts fallback; an empty password when none is set),
+  else the JVM's default store (from Connector/J 8's source; no Connector/J jar was at hand to
+  run).
 * **MariaDB Connector/J** (``jdbc:mariadb:``): ``sslMode`` (3.x) or ``useSsl`` (2.x);
   ``trust`` / ``trustServerCertificate`` do not verify; ``serverSslCert`` (a PEM path, a
   ``file:`` URL, inline PEM, or ``classpath:``) replaces the JVM's store, else the JVM's store.
@@ -450,13 +453,16 @@ def _pgjdbc_libpq(ctx: _Context, base: Resolution) -> Resolution:
         # Observed: LibPQFactory with allow / prefer / require accepts any certificate, even
         # with a root.crt that does not match (pgjdbc docs: "in this mode we will accept all
         # server certificates").
-        return replace(
-            base,
-            notes=(
-                f"sslmode={mode} with pgjdbc's default factory encrypts but checks NO "
-                "certificate; use sslmode=verify-full.",
-            ),
+        unchecked: tuple[str, ...] = (
+            f"sslmode={mode} with pgjdbc's default factory encrypts but checks NO certificate; "
+            "use sslmode=verify-full.",
         )
+        if mode == "allow":
+            unchecked += (
+                "sslmode=allow first tries WITHOUT TLS: against a server that accepts that "
+                "(RDS without rds.force_ssl) nothing is encrypted.",
+            )
+        return replace(base, notes=unchecked)
     given = ctx.url.get("sslrootcert")
     fallbacks: tuple[str, ...] = ()
     notes: list[str] = []
@@ -465,7 +471,7 @@ def _pgjdbc_libpq(ctx: _Context, base: Resolution) -> Resolution:
     else:
         home, how = _user_home(ctx)
         path = str(Path(home) / ".postgresql" / "root.crt")
-        origin = f"default sslrootcert ({how})"
+        origin = f"default sslrootcert, user.home from {how}"
         fallbacks = (f"no sslrootcert in the URL: pgjdbc reads {path} ({how})",)
     if ctx.props.get("javax.net.ssl.trustStore") is not None:
         notes.append(

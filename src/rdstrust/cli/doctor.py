@@ -171,7 +171,8 @@ def _chain(v: Values, driver: Driver, hosts: tuple[str, ...]) -> tuple[Chain | N
     starttls = StartTLS.POSTGRES if driver is Driver.PGJDBC else StartTLS.MYSQL
     target = parse_target(v["host"], 5432 if driver is Driver.PGJDBC else 3306)
     chain = probe(*target, starttls=starttls, timeout=DEFAULT_TIMEOUT).chain
-    return chain, v["server_name"] or target[0]
+    # The driver checks the name in the URL, so that is the default, not the address probed.
+    return chain, v["server_name"] or url_host or target[0]
 
 
 def _bare_host(host: str) -> str | None:
