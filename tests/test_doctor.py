@@ -226,6 +226,8 @@ ROWS = [
     _row("jvm-pkcs12-typed-jceks", JF,
          TS % "good/pkcs12.p12" + " -Djavax.net.ssl.trustStoreType=JCEKS", "home-empty",
          "system", "fails", 5),
+    _row("jvm-jks-typed-jceks", JF, TS % "good/store.jks" + " -Djavax.net.ssl.trustStoreType=JCEKS",
+         "home-empty", "system", "connects", 0),
     _row("jvm-pem-as-truststore", JF, TS % "good/store.pem", "home-good", "system", "fails", 5),
     _row("jvm-wrong-password", JF, TS % "good/store.jks" + " -Djavax.net.ssl.trustStorePassword=x",
          "home-empty", "system", "fails", 5),
