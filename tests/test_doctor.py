@@ -81,6 +81,13 @@ class Lab:
     classes: Path
     #: JVM name -> java binary: "system" (cacerts lacks the CA), "rt-good", "rt-bad".
     javas: dict[str, str] = field(default_factory=dict)
+    #: Why the jlink runtimes are missing (their rows then skip, or fail under CI).
+    problem: str = ""
+
+    def java(self, name: str) -> str:
+        if name not in self.javas:
+            missing(self.problem or f"the {name} runtime")
+        return self.javas[name]
 
     def path(self, name: str) -> str:
         return str(self.base / name)
@@ -117,11 +124,14 @@ def _runtimes(lab: Lab, jlink: str) -> None:
     modules = (
         "java.sql,java.sql.rowset,java.naming,java.management,java.security.jgss,jdk.crypto.ec"
     )
-    subprocess.run(
+    made = subprocess.run(
         [jlink, "--add-modules", modules, "--output", str(good), "--strip-debug",
          "--no-header-files", "--no-man-pages"],
-        check=True, capture_output=True, timeout=300,
+        capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    if made.returncode != 0:
+        lab.problem = f"jlink could not make a runtime (JDK without jmods?): {made.stderr[-300:]}"
+        return
     bad = lab.base / "rt-bad"
     subprocess.run(["cp", "-al", str(good), str(bad)], check=True)
     for runtime, store in ((good, "good"), (bad, "bad")):
@@ -262,7 +272,7 @@ def test_prediction_matches_real_pgjdbc(row: Row, lab: Lab, pg_server: PgServer)
     params = {k: _fill(v, lab) for k, v in row.params.items()}
     url = pg_server.jdbc_url(host="localhost", connectTimeout="10", **params)
     options = [f"-Duser.home={lab.path(row.home)}"] + [_fill(o, lab) for o in row.options]
-    java = lab.javas[row.java]
+    java = lab.java(row.java)
     connected, output = pgjdbc_connects(lab, java, url, options)
     code, data = doctor(url, options, java=java)
     said = Prediction(str(data["prediction"]))
@@ -279,13 +289,13 @@ def test_missing_truststore_fallback_is_named(lab: Lab, pg_server: PgServer) -> 
     url = pg_server.jdbc_url(host="localhost", sslmode="verify-full", sslfactory=JAVA_FACTORY)
     missing_store = lab.path("no-such.jks")
     code, data = doctor(
-        url, [f"-Djavax.net.ssl.trustStore={missing_store}"], java=lab.javas["rt-good"]
+        url, [f"-Djavax.net.ssl.trustStore={missing_store}"], java=lab.java("rt-good")
     )
     assert code == 0
     source = data["source"]
     assert isinstance(source, dict)
     assert source["origin"] == "cacerts"
-    assert source["path"] == str(Path(lab.javas["rt-good"]).parent.parent / "lib/security/cacerts")
+    assert source["path"] == str(Path(lab.java("rt-good")).parent.parent / "lib/security/cacerts")
     fallbacks = data["fallbacks"]
     assert isinstance(fallbacks, list) and len(fallbacks) == 1
     assert "silently uses cacerts" in fallbacks[0] and missing_store in fallbacks[0]
@@ -302,7 +312,7 @@ def test_jvm_ignores_home_variable(lab: Lab, pg_server: PgServer) -> None:  # no
     url = pg_server.jdbc_url(host="localhost", sslmode="verify-full")
     env = {**os.environ, "HOME": lab.path("home-good")}
     done = subprocess.run(
-        [lab.javas["system"], "-cp", f"{PGJDBC}:{lab.classes}", "Connect", url],
+        [lab.java("system"), "-cp", f"{PGJDBC}:{lab.classes}", "Connect", url],
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout
@@ -658,7 +668,7 @@ def test_prediction_matches_real_mariadb_connector_j(
 
     url = mysql_server.jdbc_url(host="localhost") + "?" + _fill(row.query, lab)
     options = [_fill(o, lab) for o in row.options]
-    java = lab.javas[row.java]
+    java = lab.java(row.java)
     done = subprocess.run(
         [java, *options, "-cp", f"{MARIADB_JAR}:{my_classes}", "MyConnect", url,
          mysql_server.user],

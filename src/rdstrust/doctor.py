@@ -472,7 +472,7 @@ def _pgjdbc_libpq(ctx: _Context, base: Resolution) -> Resolution:
         home, how = _user_home(ctx)
         path = str(Path(home) / ".postgresql" / "root.crt")
         origin = f"default sslrootcert, user.home from {how}"
-        fallbacks = (f"no sslrootcert in the URL: pgjdbc reads {path} ({how})",)
+        fallbacks = ("no sslrootcert in the URL: pgjdbc uses ${user.home}/.postgresql/root.crt",)
     if ctx.props.get("javax.net.ssl.trustStore") is not None:
         notes.append(
             "javax.net.ssl.trustStore is set but pgjdbc's default factory ignores it; add "
@@ -757,7 +757,7 @@ def check_source(
     path = source.path
     if not _readable(path):
         what = "does not exist" if not os.path.lexists(path) else "is not a readable file"
-        return SourceCheck(None, f"{path} ({source.origin}) {what}")
+        return SourceCheck(None, f"{path} {what}")
     java = source.kind in (SourceKind.JVM_TRUSTSTORE, SourceKind.DRIVER_KEYSTORE)
     try:
         contents = read_store(path, resolution.password if java else None)
@@ -870,8 +870,8 @@ def explain(resolution: Resolution, check: SourceCheck | None, prediction: Predi
         parts.append("encrypts but does NOT check the server certificate: no trust store is used.")
     elif r.source is not None:
         what = {True: "the chain and host name", False: "the chain only"}[r.hostname_check]
-        where = r.source.path or r.source.origin
-        parts.append(f"checks {what} against {where} ({r.source.origin}).")
+        where = f"{r.source.path} ({r.source.origin})" if r.source.path else r.source.origin
+        parts.append(f"checks {what} against {where}.")
     text = " ".join(parts)
     if r.fallbacks:
         text += " Fallback: " + "; ".join(r.fallbacks) + "."

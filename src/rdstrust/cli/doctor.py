@@ -24,6 +24,7 @@ from rdstrust.doctor import (
     Diagnosis,
     DoctorOptions,
     Driver,
+    SourceKind,
     diagnose,
     java_options_from_env,
     parse_jdbc_url,
@@ -210,13 +211,15 @@ def render_doctor(result: Diagnosis) -> str:
     lines.append(f"mode          {safe(result.mode)}; TLS {tls}; verification {check}")
     source = result.source
     if source is not None:
-        kind = source.declared_type or "default"
-        found = source.detected_type.value if source.detected_type else "-"
+        found = source.detected_type.value.upper() if source.detected_type else "-"
         lines.append(f"trust source  {source.kind}: {safe(source.path or source.origin)}")
-        lines.append(
-            f"              from {safe(source.origin)}; type {safe(kind)} (file: {found}); "
-            f"password {'set' if source.password_present else 'not set'}"
-        )
+        if source.kind in (SourceKind.JVM_TRUSTSTORE, SourceKind.DRIVER_KEYSTORE):
+            told = safe(source.declared_type or "default")
+            password = "set" if source.password_present else "not set"
+            detail = f"type {told} (file: {found}); password {password}"
+        else:
+            detail = f"file: {found}"
+        lines.append(f"              from {safe(source.origin)}; {detail}")
     lines += [f"fallback      {safe(f)}" for f in result.fallbacks]
     lines += [f"note          {safe(n)}" for n in result.notes]
     if result.problem:
