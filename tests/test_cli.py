@@ -37,6 +37,7 @@ COMMANDS = (
     "instances",
     "rotate",
     "audit",
+    "doctor",
 )
 # Environment that would change what a case does; each test starts without it.
 _ENV = (
@@ -226,6 +227,15 @@ CASES: dict[str, list[Case]] = {
         c("'host=127.0.0.1 port=1 password=hunter2'", 2, "holds a password"),
         c('"host=127.0.0.1 port=\'1"', 2, "connection string cannot be parsed"),
         c("'host=127.0.0.1 colour=blue'", 2, "an unknown parameter"),
+    ],
+    "doctor": [
+        c("--bundle {g1}", 2, "with --jdbc-url"),
+        c("--jdbc-url postgresql://db/x --bundle {g1}", 2, "must start with jdbc:postgresql:"),
+        c("--jdbc-url 'jdbc:postgresql://db/x?sslmode=bogus' --bundle {missing}", 2, "sslmode"),
+        c('--jdbc-url jdbc:postgresql://db/x --java-options "-Dx=\'a"', 2, "split like a shell"),
+        c("--jdbc-url jdbc:postgresql://db/x --chain {chain} --host db", 2, "not both"),
+        c("--jdbc-url jdbc:postgresql://db/x --storepass-env NO_SUCH_VAR_X", 2, "is not set"),
+        c("--jdbc-url jdbc:postgresql://db/x --bundle {missing}", 3, "does not exist"),
     ],
 }
 

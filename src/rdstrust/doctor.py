@@ -813,14 +813,21 @@ def _check_inline(
 # --- the answer -------------------------------------------------------------------------------
 
 
-def diagnose(options: DoctorOptions, required: Sequence[CertInfo]) -> Diagnosis:
-    """Resolve the application's trust source, check it, and predict the connection.
+def diagnose(
+    options: DoctorOptions,
+    required: Sequence[CertInfo],
+    *,
+    resolution: Resolution | None = None,
+) -> Diagnosis:
+    """Resolve the application's trust source (unless ``resolution`` is the one already made
+    from ``options``), check it, and predict the connection.
 
     Exit codes: 0 the source trusts the required CAs (and ``--chain``); 1 it does not, is
     empty, or the driver verifies nothing; 5 the source cannot be read (missing, wrong password,
     wrong type, classpath). Raises :class:`UsageError` for a URL the driver refuses.
     """
-    resolution = resolve(options)
+    if resolution is None:
+        resolution = resolve(options)
     verify_opts = options.verify
     if not resolution.hostname_check:
         verify_opts = replace(verify_opts, hostname=None)

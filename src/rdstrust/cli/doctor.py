@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from rdstrust.doctor import (
     diagnose,
     java_options_from_env,
     parse_jdbc_url,
+    resolve,
 )
 from rdstrust.errors import FetchError, ToolMissingError, UsageError
 from rdstrust.fetch import check_region_code
@@ -115,38 +117,42 @@ DOCTOR = (
 def doctor(v: Values) -> None:
     """Find the trust store an application's JDBC driver really uses, and check it."""
     with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
-        if not v["jdbc_url"]:
-            raise UsageError("Give the application's JDBC URL with --jdbc-url.")
-        if v["chain_file"] is not None and v["host"] is not None:
-            raise UsageError("Give either --chain or --host, not both.")
-        texts = java_options_from_env() if v["env"] else ()
-        if v["java_options"]:
-            texts += (v["java_options"],)
-        password = None
-        if v["storepass_env"]:
-            password = PasswordSource(env_var=v["storepass_env"]).resolve()
-        url = parse_jdbc_url(v["jdbc_url"])
+        options = _options(v)
+        # Every URL and option error before anything is probed, read or downloaded.
+        resolution = resolve(options)
+        url = parse_jdbc_url(options.jdbc_url)
         chain, hostname = _chain(v, url.driver, url.hosts)
-        region = check_region_code(v["region"]) if v["region"] is not None else None
-        verify = VerifyOptions(
-            generations=parse_generations(v["require"]),
-            region=region,
-            chain=chain,
-            hostname=hostname,
-        )
-        options = DoctorOptions(
-            jdbc_url=v["jdbc_url"],
-            java_options=texts,
-            home=v["home"],
-            java_home=_java_home(v["java"]),
-            password=password,
-            verify=verify,
-        )
+        verify = replace(options.verify, chain=chain, hostname=hostname)
         required = required_cas(_reference(v["bundle"]), verify.generations, verify.region)
-        result = diagnose(options, required)
+        result = diagnose(replace(options, verify=verify), required, resolution=resolution)
     emit(result, json=v["json"], human=render_doctor(result))
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def _options(v: Values) -> DoctorOptions:
+    """The library's options from the command line (the server chain comes later)."""
+    if not v["jdbc_url"]:
+        raise UsageError("Give the application's JDBC URL with --jdbc-url.")
+    if v["chain_file"] is not None and v["host"] is not None:
+        raise UsageError("Give either --chain or --host, not both.")
+    if v["server_name"] is not None and v["chain_file"] is None and v["host"] is None:
+        raise UsageError("--server-name needs --chain or --host.")
+    texts = java_options_from_env() if v["env"] else ()
+    if v["java_options"]:
+        texts += (v["java_options"],)
+    password = None
+    if v["storepass_env"]:
+        password = PasswordSource(env_var=v["storepass_env"]).resolve()
+    region = check_region_code(v["region"]) if v["region"] is not None else None
+    return DoctorOptions(
+        jdbc_url=v["jdbc_url"],
+        java_options=texts,
+        home=v["home"],
+        java_home=_java_home(v["java"]),
+        password=password,
+        verify=VerifyOptions(generations=parse_generations(v["require"]), region=region),
+    )
 
 
 def _java_home(java: str | None) -> Path | None:
@@ -166,8 +172,6 @@ def _chain(v: Values, driver: Driver, hosts: tuple[str, ...]) -> tuple[Chain | N
     if v["chain_file"] is not None:
         return read_chain(v["chain_file"]), v["server_name"] or url_host
     if v["host"] is None:
-        if v["server_name"] is not None:
-            raise UsageError("--server-name needs --chain or --host.")
         return None, None
     starttls = StartTLS.POSTGRES if driver is Driver.PGJDBC else StartTLS.MYSQL
     target = parse_target(v["host"], 5432 if driver is Driver.PGJDBC else 3306)
