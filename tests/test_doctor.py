@@ -384,6 +384,18 @@ def test_pgjdbc_modes(url: str, mode: str, verification: bool, names: bool, tmp_
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("mode", ["prefer", "verify-full"])
+def test_custom_factory_is_unknown(mode: str) -> None:
+    url = f"jdbc:postgresql://db/x?sslmode={mode}&sslfactory=com.example.MyFactory"
+    result = runner.invoke(app, ["doctor", "--jdbc-url", url, "--bundle", str(ROOT), "--json"])
+    assert result.exit_code == 5, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["prediction"] == "unknown" and data["source"]["kind"] == "uncheckable"
+    assert (
+        "leaves every certificate check to sslfactory=com.example.MyFactory" in data["explanation"]
+    )
+
+
 def test_pgjdbc_refuses_unknown_sslmode() -> None:
     with pytest.raises(UsageError, match="Invalid sslmode value"):
         _resolve("jdbc:postgresql://db/x?sslmode=bogus")
@@ -586,6 +598,33 @@ def test_bad_bundle_is_exit_3(tmp_path: Path) -> None:
         app, ["doctor", "--jdbc-url", "jdbc:postgresql://db/x", "--bundle", str(bad)]
     )
     assert result.exit_code == 3, result.stdout + result.stderr
+
+
+_KEYS = st.sampled_from(
+    ["sslmode", "ssl", "sslfactory", "sslrootcert", "sslMode", "useSSL", "useSsl",
+     "verifyServerCertificate", "requireSSL", "trustCertificateKeyStoreUrl",
+     "fallbackToSystemTrustStore", "serverSslCert", "trustServerCertificate", "x"]
+)  # fmt: skip
+_QUERIES = st.lists(st.tuples(_KEYS, st.text(max_size=30)), max_size=6).map(
+    lambda pairs: "&".join(f"{k}={v}" for k, v in pairs)
+)
+
+
+@given(st.sampled_from(["postgresql", "mysql", "mariadb"]), _QUERIES, st.text(max_size=60))
+def test_resolve_answers_or_refuses(driver: str, query: str, options: str) -> None:
+    """Any URL and options either resolve to an answer or raise the project's usage error."""
+    opts = DoctorOptions(
+        jdbc_url=f"jdbc:{driver}://h/d?{query}",
+        java_options=(options,),
+        home=Path("/nonexistent-home"),
+        java_home=Path("/nonexistent-jdk"),
+    )
+    try:
+        resolved = resolve(opts)
+    except UsageError:
+        return
+    assert resolved.verification or resolved.source is None
+    assert not resolved.hostname_check or resolved.verification
 
 
 @given(st.text(max_size=200))

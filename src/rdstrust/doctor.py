@@ -422,7 +422,8 @@ def _pgjdbc(ctx: _Context) -> Resolution:
         source = TrustSource(SourceKind.UNCHECKABLE, None, f"sslfactory={factory}")
         return replace(
             base,
-            verification=mode in ("verify-ca", "verify-full"),
+            # Whether it checks anything is the factory's business: the answer is "unknown".
+            verification=True,
             source=source,
             notes=(f"A custom sslfactory ({factory}) decides what it trusts; doctor cannot tell.",),
         )
@@ -875,6 +876,8 @@ def explain(resolution: Resolution, check: SourceCheck | None, prediction: Predi
         parts.append("uses no TLS, so no certificate is checked.")
     elif not r.verification:
         parts.append("encrypts but does NOT check the server certificate: no trust store is used.")
+    elif r.source is not None and r.source.origin.startswith("sslfactory="):
+        parts.append(f"leaves every certificate check to {r.source.origin}.")
     elif r.source is not None:
         what = {True: "the chain and host name", False: "the chain only"}[r.hostname_check]
         where = f"{r.source.path} ({r.source.origin})" if r.source.path else r.source.origin
