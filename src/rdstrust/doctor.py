@@ -63,6 +63,11 @@ PGJDBC_JAVA = "org.postgresql.ssl.DefaultJavaSSLFactory"
 PGJDBC_NONVALIDATING = "org.postgresql.ssl.NonValidatingFactory"
 #: The deprecated pre-42 name of LibPQFactory, still accepted by pgjdbc 42.x.
 _PGJDBC_LIBPQ_OLD = "org.postgresql.ssl.jdbc4.LibPQFactory"
+#: pgjdbc's sslmode=allow tries a connection without TLS first.
+_ALLOW_NOTE = (
+    "sslmode=allow first tries WITHOUT TLS: against a server that accepts that (RDS without "
+    "rds.force_ssl) nothing is encrypted or checked."
+)
 _PG_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _MYSQL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
 _MARIADB_MODES = ("disable", "trust", "verify-ca", "verify-full")
@@ -411,12 +416,7 @@ def _pgjdbc(ctx: _Context) -> Resolution:
             tls=True,
             verification=True,
             hostname_check=mode == "verify-full",
-            notes=resolved.notes
-            + (
-                (f"sslmode={mode} still checks the chain with {PGJDBC_JAVA} (not the host name).",)
-                if mode in ("allow", "prefer", "require")
-                else ()
-            ),
+            notes=resolved.notes + _pg_weak_mode_notes(mode),
         )
     if factory not in (PGJDBC_LIBPQ, _PGJDBC_LIBPQ_OLD):
         source = TrustSource(SourceKind.UNCHECKABLE, None, f"sslfactory={factory}")
@@ -428,6 +428,15 @@ def _pgjdbc(ctx: _Context) -> Resolution:
             notes=(f"A custom sslfactory ({factory}) decides what it trusts; doctor cannot tell.",),
         )
     return _pgjdbc_libpq(ctx, base)
+
+
+def _pg_weak_mode_notes(mode: str) -> tuple[str, ...]:
+    notes: tuple[str, ...] = ()
+    if mode in ("allow", "prefer", "require"):
+        notes += (f"sslmode={mode} still checks the chain with {PGJDBC_JAVA} (not the host name).",)
+    if mode == "allow":
+        notes += (_ALLOW_NOTE,)
+    return notes
 
 
 def _pg_mode(url: JdbcUrl) -> str:
@@ -459,10 +468,7 @@ def _pgjdbc_libpq(ctx: _Context, base: Resolution) -> Resolution:
             "use sslmode=verify-full.",
         )
         if mode == "allow":
-            unchecked += (
-                "sslmode=allow first tries WITHOUT TLS: against a server that accepts that "
-                "(RDS without rds.force_ssl) nothing is encrypted.",
-            )
+            unchecked += (_ALLOW_NOTE,)
         return replace(base, notes=unchecked)
     given = ctx.url.get("sslrootcert")
     fallbacks: tuple[str, ...] = ()
