@@ -101,5 +101,5 @@ def _fake_rds_pki() -> Iterator[None]:
 def safe_default(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Undo the suite's opt-in for one test: rdstrust as a user gets it out of the box."""
     monkeypatch.delenv(ACCEPT_UNKNOWN_RDS_ENV, raising=False)
-    with accepting_unknown_rds(False):
+    with accepting_unknown_rds(enabled=False):
         yield

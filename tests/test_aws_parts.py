@@ -276,14 +276,14 @@ def test_all_regions_is_botocore_s_list_for_the_partition() -> None:
     from rdstrust.aws.client import resolve_regions
 
     gov = boto3.session.Session(region_name="us-gov-west-1")
-    assert set(resolve_regions(gov, [], True)) == {"us-gov-east-1", "us-gov-west-1"}
+    assert set(resolve_regions(gov, [], all_regions=True)) == {"us-gov-east-1", "us-gov-west-1"}
     commercial = boto3.session.Session(region_name="eu-west-1")
-    regions = resolve_regions(commercial, [], True)
+    regions = resolve_regions(commercial, [], all_regions=True)
     assert "us-east-1" in regions and "us-gov-west-1" not in regions
     with pytest.raises(UsageError, match="not both"):
-        resolve_regions(commercial, ["us-east-1"], True)
+        resolve_regions(commercial, ["us-east-1"], all_regions=True)
     assert (
-        json.dumps(resolve_regions(commercial, ["US-EAST-1", "us-east-1"], False))
+        json.dumps(resolve_regions(commercial, ["US-EAST-1", "us-east-1"], all_regions=False))
         == '["us-east-1"]'
     )
 

@@ -37,6 +37,7 @@ COMMANDS = (
     "instances",
     "rotate",
     "audit",
+    "os-trust",
     "doctor",
 )
 # Environment that would change what a case does; each test starts without it.
@@ -228,6 +229,14 @@ CASES: dict[str, list[Case]] = {
         c('"host=127.0.0.1 port=\'1"', 2, "connection string cannot be parsed"),
         c("'host=127.0.0.1 colour=blue'", 2, "an unknown parameter"),
     ],
+    # Every case fails before anything is written; --root always names the scratch tree.
+    "os-trust": [
+        c("--source {missing} --root {dir}", 3, "does not exist"),
+        c("--source {g1} --root {dir}", 2, "no etc/os-release"),
+        c("--source {g1} --root {missing}", 2, "is not a directory"),
+        c("--source {g1} --root {dir} --include bogus", 2, "Unknown --include"),
+        c("--source {g1} --root {dir} --update-command '\"'", 2, "cannot be split"),
+    ],
     "doctor": [
         c("--bundle {g1}", 2, "with --jdbc-url"),
         c("--jdbc-url postgresql://db/x --bundle {g1}", 2, "must start with jdbc:postgresql:"),
@@ -362,3 +371,16 @@ def test_choices_accept_any_case(scratch: dict[str, str]) -> None:
     result = runner.invoke(app, ["merge", *args, "--pkcs12-profile", "Legacy", "--storepass", "x"])
     assert result.exit_code == 0, result.stderr
     assert out.exists()
+
+
+def test_every_error_class_names_its_own_exit_code() -> None:
+    """The base error has no default code: a new kind of error cannot silently exit 5."""
+    from rdstrust.errors import RdsTrustError
+
+    with pytest.raises(TypeError, match="must set exit_code"):
+
+        class Forgotten(RdsTrustError):
+            pass
+
+    with pytest.raises(TypeError, match="subclass"):
+        RdsTrustError("no code")

@@ -426,15 +426,21 @@ def test_jceks_store_is_merged_as_jceks_and_never_created(tmp_path: Path) -> Non
     java_options = client_settings(store, StoreType.JCEKS).java_options
     assert "-Djavax.net.ssl.trustStoreType=JCEKS" in java_options
     # New stores: jks, pkcs12 or pem only, from the name or from --store-type.
-    for args in (
-        ["-s", str(tmp_path / "new.jceks")],
-        ["-s", str(tmp_path / "new"), "--store-type", "jceks"],
-    ):
-        refused = runner.invoke(
-            app, ["merge", "-b", str(G1), *args], env={"RDSTRUST_STOREPASS": PW}
-        )
-        assert refused.exit_code == 2, refused.output
-        assert "rdstrust creates jks, pkcs12 or pem stores" in refused.output
+    refused = runner.invoke(
+        app,
+        ["merge", "-b", str(G1), "-s", str(tmp_path / "new.jceks")],
+        env={"RDSTRUST_STOREPASS": PW},
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "rdstrust creates jks, pkcs12 or pem stores" in refused.output
+    # --store-type offers only what can be created: jceks is not one of its choices.
+    refused = runner.invoke(
+        app,
+        ["merge", "-b", str(G1), "-s", str(tmp_path / "new"), "--store-type", "jceks"],
+        env={"RDSTRUST_STOREPASS": PW},
+    )
+    assert refused.exit_code == 2
+    assert "'jceks' is not one of 'jks', 'pkcs12', 'pem'" in refused.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jceks", "s.jceks.bak"]
 
 
@@ -596,3 +602,20 @@ def test_a_render_that_loses_an_entry_is_refused_and_nothing_is_written(
     # Negative control: the same real store, not wrapped, merges.
     monkeypatch.undo()
     assert merge_store(store, read_bundle(G1), password=PW).written
+
+
+def test_a_store_the_os_regenerates_is_named_in_the_notes() -> None:
+    """Debian's Java cacerts is rebuilt by ca-certificates-java: the plan says so (a dry run,
+    which writes nothing, on the machine's real file)."""
+    real = Path("/etc/ssl/certs/java/cacerts")
+    if not real.exists():
+        pytest.skip("no Debian Java cacerts on this machine")
+    before = real.read_bytes()
+    result = runner.invoke(
+        app, ["merge", "-b", str(G1), "-s", str(real), "--dry-run", "--json"],
+        env={"RDSTRUST_STOREPASS": "changeit"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (store,) = json.loads(result.stdout)["stores"]
+    assert any("rdstrust os-trust" in note for note in store["notes"])
+    assert real.read_bytes() == before

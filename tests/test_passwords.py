@@ -64,3 +64,42 @@ def test_passwords_that_are_not_utf8_are_refused() -> None:
         PasswordSource(env_var="PW").resolve({"PW": bad})
     with pytest.raises(UsageError, match=f"{ENV_VAR} is not valid UTF-8"):
         PasswordSource().resolve({ENV_VAR: bad})
+
+
+def test_an_empty_storepass_env_variable_is_reported_as_empty() -> None:
+    with pytest.raises(UsageError, match="PW \\(from --storepass-env\\) is set but empty"):
+        PasswordSource(env_var="PW").resolve({"PW": ""})
+    # Control: unset is its own message, and a set value is taken as it is.
+    with pytest.raises(UsageError, match="PW \\(from --storepass-env\\) is not set"):
+        PasswordSource(env_var="PW").resolve({})
+    assert PasswordSource(env_var="PW").resolve({"PW": " "}) == " "
+
+
+@pytest.mark.parametrize("how", ["option", "suffix"])
+def test_cli_empty_storepass_env_is_not_a_wrong_password(tmp_path: Path, how: str) -> None:
+    from typer.testing import CliRunner
+
+    from rdstrust.cli import app
+
+    store = tmp_path / "trust.jks"
+    bundle = Path(__file__).resolve().parent.parent / "fixtures" / "bundles" / "g1.pem"
+    made = CliRunner().invoke(
+        app,
+        ["merge", "-b", str(bundle), "-s", str(store), "--storepass", "changeit"],
+        env={"RDSTRUST_ACCEPT_UNKNOWN_RDS": "1"},
+    )
+    assert made.exit_code == 0, made.output
+    before = store.read_bytes()
+    spec = [str(store)] if how == "option" else [f"{store},storepass:env=APP_PW"]
+    extra = ["--storepass-env", "APP_PW"] if how == "option" else []
+    args = ["merge", "-b", str(bundle), "-s", *spec, *extra]
+    env = {"RDSTRUST_ACCEPT_UNKNOWN_RDS": "1", "RDSTRUST_STOREPASS": None}
+    empty = CliRunner().invoke(app, args, env={**env, "APP_PW": ""})
+    assert empty.exit_code == 2, empty.output
+    assert "APP_PW (from --storepass-env) is set but empty" in empty.stderr
+    assert "password" in empty.stderr and "wrong" not in empty.stderr.lower()
+    # Control: a wrong (non-empty) password is reported as a wrong password, exit 5.
+    wrong = CliRunner().invoke(app, args, env={**env, "APP_PW": "nope"})
+    assert wrong.exit_code == 5, wrong.output
+    assert "set but empty" not in wrong.stderr
+    assert store.read_bytes() == before

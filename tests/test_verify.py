@@ -509,3 +509,28 @@ def test_verify_without_bundle_uses_what_fetch_source_cached(
     code, out, err = run("-s", str(store))
     assert code == 0, err
     assert f"cached from file://{G1.resolve()}" in out
+
+
+def test_host_takes_host_colon_port(tmp_path: Path) -> None:
+    """``verify --host HOST:PORT`` like ``probe``: the port in the value is the one dialled."""
+    store = make_store(tmp_path, "pem", certs(G1))
+    code, _, err = run("-s", str(store), "--bundle", str(G1), "--host", "127.0.0.1:1")
+    assert code == 6 and "127.0.0.1:1" in err
+    code, _, err = run("-s", str(store), "--bundle", str(G1), "--host", "127.0.0.1:99999")
+    assert code == 2 and "not a port number" in err
+
+
+def test_download_failure_hint_names_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --bundle and no cached bundle: verify downloads (and says so); when that fails, the
+    sentence says how to verify offline. A proxy on a closed local port keeps it off the net."""
+    monkeypatch.setenv("RDSTRUST_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    store = make_store(tmp_path, "pem", certs(G1))
+    code, _, err = run("-s", str(store))
+    assert code == 4, err
+    assert "downloading the official global bundle" in err
+    assert "give the bundle with --bundle FILE" in err

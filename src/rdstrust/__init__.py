@@ -14,9 +14,11 @@ from rdstrust.cache import last_cached_bundle
 from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation
 from rdstrust.clients import ClientSettings, client_settings
 from rdstrust.errors import (
+    AwsError,
     BundleError,
     ExitCode,
     FetchError,
+    JvmGaveUpError,
     ProbeError,
     RdsTrustError,
     StoreError,
@@ -28,6 +30,7 @@ from rdstrust.fetch import (
     BundleFormat,
     FetchResult,
     Partition,
+    SourceOptions,
     bundle_url,
     fetch_bundle,
     save_bundle,
@@ -51,6 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "G1_GENERATIONS",
+    "AwsError",
     "Bundle",
     "BundleError",
     "BundleFormat",
@@ -64,6 +68,7 @@ __all__ = [
     "FetchResult",
     "Generation",
     "JavaVerdict",
+    "JvmGaveUpError",
     "MergeOptions",
     "MergePlan",
     "MergeResult",
@@ -76,6 +81,7 @@ __all__ = [
     "ProbeError",
     "ProbeResult",
     "RdsTrustError",
+    "SourceOptions",
     "SplitResult",
     "StartTLS",
     "StoreContents",

@@ -37,7 +37,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rdstrust.errors import ProbeError, ToolMissingError, UsageError
-from rdstrust.files import read_input
+from rdstrust.passwords import read_password_file
 
 if TYPE_CHECKING:  # only for the types: the module itself is imported lazily (load_driver)
     from psycopg import Connection
@@ -60,7 +60,6 @@ MAX_ROWS = 10_000
 #: Characters kept of each text value the server sends (names are at most 63 bytes on a real one).
 MAX_TEXT = 256
 #: A database password file is one line; anything larger is the wrong file.
-MAX_PASSWORD_FILE_BYTES = 64 * 1024
 #: What ``pg_stat_activity.query`` says for a session the current role may not look at.
 HIDDEN_MARKER = "<insufficient privilege>"
 
@@ -291,16 +290,7 @@ def escape(text: str) -> str:
 
 
 def _read_password(path: Path) -> str:
-    data = read_input(path, limit=MAX_PASSWORD_FILE_BYTES, what="Password file", error=UsageError)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"Cannot read password file {path}: not UTF-8 text.") from None
-    if not text.strip("\r\n"):
-        raise UsageError(
-            f"Password file {path} is empty; put the database password on its first line."
-        )
-    return text.splitlines()[0]
+    return read_password_file(path, "database password")
 
 
 def _connect(

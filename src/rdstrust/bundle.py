@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from rdstrust.amazon_roots import is_amazon_root
 from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, describe, sha256_hex
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
@@ -35,6 +36,7 @@ from rdstrust.pemscan import (
     scan,
     shown_label,
 )
+from rdstrust.stores._der import declared_size
 
 #: Refuse inputs larger than this: the global bundle is about 170 KB.
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
@@ -153,8 +155,14 @@ def parse_bundle(
             "a trust store needs the RDS CA bundle, not a server certificate.",
             source=source,
         )
-    foreign = [c for c in infos if not c.is_rds or not c.is_ca]
+    # The pinned Amazon Trust Services roots (rdstrust.amazon_roots) are not RDS CAs but are
+    # identified by their bytes, like the published RDS CAs: a bundle saved by
+    # 'fetch --include amazon-roots' must read back without --allow-foreign.
+    pinned = sum(1 for c in infos if is_amazon_root(c.sha256))
+    foreign = [c for c in infos if (not c.is_rds or not c.is_ca) and not is_amazon_root(c.sha256)]
     notes: list[str] = []
+    if pinned:
+        notes.append(f"{pinned} pinned Amazon Trust Services root(s) (RDS Proxy) taken")
     if foreign:
         names = "; ".join(_describe_foreign(c) for c in foreign[:3])
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
@@ -171,7 +179,7 @@ def parse_bundle(
         _check_unknown_rds(
             infos,
             source,
-            accept=unknown_rds_accepted(accept_unknown_rds),
+            accept=unknown_rds_accepted(explicit=accept_unknown_rds),
             official=from_official_url,
         )
     )
@@ -407,23 +415,10 @@ def _explain_bad_der(der: bytes, exc: BaseException) -> str:
     """Say why DER bytes are not a certificate in words a user recognises."""
     if len(der) < 64:
         return f"holds only {len(der)} bytes, a placeholder rather than a certificate"
-    declared = _declared_der_length(der)
+    declared = declared_size(der)
     if declared is not None and declared > len(der):
         return f"is cut off: it holds {len(der)} of the {declared} bytes its header announces"
     return f"is not a valid X.509 certificate ({_reason(exc)})"
-
-
-def _declared_der_length(der: bytes) -> int | None:
-    # Outer SEQUENCE: tag 0x30, then a short or long-form length (X.690 8.1.3).
-    if len(der) < 2 or der[0] != 0x30:
-        return None
-    first = der[1]
-    if first < 0x80:
-        return 2 + first
-    count = first & 0x7F
-    if count == 0 or count > 4 or len(der) < 2 + count:
-        return None
-    return 2 + count + int.from_bytes(der[2 : 2 + count], "big")
 
 
 def _decode_body(data: bytes, block: PemBlock, source: str) -> bytes:

@@ -84,6 +84,9 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
     UnsupportedAlgorithm,
+    # An X.509 version other than v1/v3 (a mutated store found this; cryptography raises it
+    # lazily, when the certificate's fields are read).
+    x509.InvalidVersion,
 )
 
 
@@ -225,7 +228,7 @@ def _slug(text: str) -> str:
     return slug[:60].rstrip("-") or "certificate"
 
 
-def base_alias(generation: Generation, region: str | None, is_root: bool, cn: str | None) -> str:
+def base_alias(generation: Generation, region: str | None, *, is_root: bool, cn: str | None) -> str:
     """The readable alias for a certificate, before collisions are resolved.
 
     G1 roots: ``rds-ca-rsa2048-g1-us-east-1``; rds-ca-2019: ``rds-ca-2019-root`` and
@@ -272,7 +275,7 @@ def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
             key_type=_key_type(cert),
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
-            alias=base_alias(generation, region, is_root, cn),
+            alias=base_alias(generation, region, is_root=is_root, cn=cn),
             known=is_known_rds_ca(fingerprint),
             certificate=cert,
         )

@@ -520,7 +520,10 @@ def _jvm_truststore(ctx: _Context, driver: Driver = Driver.PGJDBC) -> Resolution
     password = props.get("javax.net.ssl.trustStorePassword") or None
     if ctx.options.password is not None:
         password = ctx.options.password
-    base = Resolution(driver, "", True, True, False, None, password=password)
+    base = Resolution(
+        driver, "", tls=True, verification=True, hostname_check=False, source=None,
+        password=password,
+    )  # fmt: skip
     configured = props.get("javax.net.ssl.trustStore")
     if configured == "NONE":
         source = TrustSource(SourceKind.EMPTY, None, "javax.net.ssl.trustStore=NONE", declared)
@@ -778,14 +781,14 @@ def check_source(
         )
     except StoreError as exc:
         return SourceCheck(None, exc.message)
-    problem = _type_problem(source, contents.type, java)
+    problem = _type_problem(source, contents.type, java=java)
     if problem is not None:
         return SourceCheck(None, problem, contents.type)
     report = judge_store(path, contents, required, password=resolution.password, options=options)
     return SourceCheck(report, None, contents.type, unreadable=False)
 
 
-def _type_problem(source: TrustSource, found: StoreType, java: bool) -> str | None:
+def _type_problem(source: TrustSource, found: StoreType, *, java: bool) -> str | None:
     if not java:
         if found is not StoreType.PEM:
             return (

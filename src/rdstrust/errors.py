@@ -38,6 +38,29 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+#: What each exit code means, in one line: the one table that ``--help``, the README's table and
+#: the tests read (a test checks the README against it).
+EXIT_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success (verify / update: every store trusts the required CAs)",
+    ExitCode.NOT_TRUSTED: "a store does not trust the required CAs or chain (or would need an "
+    "update with --check)",
+    ExitCode.USAGE: "usage error: unknown option, a value out of range, conflicting options",
+    ExitCode.BAD_BUNDLE: "the bundle (or chain file) is not usable: empty, HTML, corrupt, no CA, "
+    "foreign or unpublished certificate",
+    ExitCode.FETCH_FAILED: "the bundle could not be downloaded: connection, TLS, timeout, HTTP "
+    "status, size cap, digest",
+    ExitCode.STORE_ERROR: "a store could not be read or written: missing, wrong password, "
+    "tampered, corrupt, permissions, lock, a safety limit",
+    ExitCode.PROBE_FAILED: "a server could not be reached, refused TLS, or did not speak the "
+    "protocol --starttls names",
+    ExitCode.TOOL_MISSING: "a required tool (java, the OS trust tool) or optional extra is missing",
+    ExitCode.JVM_GAVE_UP: "the JVM gave up: --jvm ran past its time or memory budget",
+    ExitCode.AWS_FAILED: "an AWS API call failed (credentials, permissions, throttling, unknown "
+    "instance)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
 class RdsTrustError(Exception):
     """Base class of every error rdstrust raises on purpose.
 

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rdstrust.amazon_roots import AmazonRootsSource, load_amazon_roots, with_amazon_roots
 from rdstrust.atomic import write_bytes_atomic
 from rdstrust.bundle import Bundle, parse_bundle, read_bundle
 from rdstrust.cache import BundleCache, CacheEntry, redact_url
@@ -31,8 +32,9 @@ from rdstrust.catalogue import (
 )
 from rdstrust.certs import Generation
 from rdstrust.endpoints import check_timeout
-from rdstrust.errors import FetchError, StoreError, UsageError
+from rdstrust.errors import FetchError, RdsTrustError, StoreError, UsageError
 from rdstrust.known_cas import UnknownRdsCaError
+from rdstrust.staleness import older_than
 from rdstrust.transport import (
     Download,
     DownloadPolicy,
@@ -83,10 +85,13 @@ class SourceOptions:
     Without ``url`` and ``file`` the official URL for ``region`` / ``partition`` / ``format``
     is used (see :func:`rdstrust.catalogue.bundle_url`). ``cache_dir`` defaults to
     :func:`rdstrust.cache.default_cache_dir`; ``use_cache=False`` neither reads nor writes the
-    cache. ``ca_bundle`` replaces the CA file used to verify the server (default:
+    cache; ``offline_ok`` lets a failed download fall back to the validated cached copy of the
+    same URL, with a warning. ``ca_bundle`` replaces the CA file used to verify the server (default:
     ``REQUESTS_CA_BUNDLE`` or requests' own bundle). ``timeout`` bounds the connection and each
     read, ``max_time`` the whole download; ``backoff`` is the first retry delay (0 retries at
-    once, as tests do). Raises :class:`UsageError` for options that cannot work.
+    once, as tests do). ``amazon_roots`` (``--include amazon-roots``) adds the pinned Amazon
+    Trust Services roots from that source to the bundle (see :mod:`rdstrust.amazon_roots`).
+    Raises :class:`UsageError` for options that cannot work.
     """
 
     region: str = "global"
@@ -97,6 +102,7 @@ class SourceOptions:
     expect_sha256: str | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
+    offline_ok: bool = False
     timeout: float = DEFAULT_TIMEOUT
     max_time: float = DEFAULT_MAX_TIME
     retries: int = DEFAULT_RETRIES
@@ -104,10 +110,14 @@ class SourceOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     ca_bundle: Path | None = None
     allow_foreign: bool = False
+    amazon_roots: AmazonRootsSource | None = None
 
     def __post_init__(self) -> None:
         if self.url is not None and self.file is not None:
             raise UsageError("Give either --url or --source, not both.")
+        if self.amazon_roots is not None and format_of(self.format) is BundleFormat.P7B:
+            # The roots are added as PEM blocks: a .p7b file holding PEM would mislead.
+            raise UsageError("--include amazon-roots needs --format pem.")
         partition = partition_of(self.partition)
         object.__setattr__(self, "partition", partition)
         object.__setattr__(self, "format", format_of(self.format))
@@ -121,6 +131,11 @@ class SourceOptions:
             raise UsageError("max_bytes must be positive and backoff 0 or more.")
         if self.url is not None:
             check_url(self.url)
+        if self.offline_ok and (self.file is not None or not self.use_cache):
+            raise UsageError(
+                "--offline-ok falls back to the cached download: it needs the cache (drop "
+                "--no-cache) and a download (drop --source)."
+            )
 
     @property
     def official(self) -> bool:
@@ -168,6 +183,11 @@ class FetchResult:
     written: bool = False
     #: Things a user should know that did not stop the fetch (cache not writable, ...).
     notes: tuple[str, ...] = ()
+    #: Stale input that did not stop the fetch: a bundle older than the cached one, or the
+    #: cached copy used because the download failed (``offline_ok``).
+    warnings: tuple[str, ...] = ()
+    #: The download failed and the cached copy was used (``offline_ok``).
+    offline: bool = False
 
 
 def fetch_bundle(
@@ -179,9 +199,36 @@ def fetch_bundle(
     cached too, so a later ``verify`` without ``--bundle`` finds it offline); write the output
     with :func:`save_bundle`. Raises :class:`UsageError` (bad options), :class:`FetchError`
     (network, TLS, HTTP status, size cap, deadline, digest mismatch) or
-    :class:`rdstrust.errors.BundleError` (the bytes are not a bundle).
+    :class:`rdstrust.errors.BundleError` (the bytes are not a bundle). With
+    ``options.amazon_roots``, the pinned Amazon Trust Services roots are added to the bundle
+    (:mod:`rdstrust.amazon_roots`); the cache keeps AWS's bytes only.
     """
     opts = options or SourceOptions()
+    result = _fetch(opts, progress)
+    return result if opts.amazon_roots is None else _add_amazon_roots(result, opts)
+
+
+def _add_amazon_roots(result: FetchResult, opts: SourceOptions) -> FetchResult:
+    assert opts.amazon_roots is not None
+    policy = DownloadPolicy(
+        opts.timeout,
+        opts.retries,
+        opts.backoff,
+        opts.max_bytes,
+        opts.max_time,
+        check_ca_bundle(opts.ca_bundle),
+    )
+    roots = load_amazon_roots(opts.amazon_roots, policy=policy)
+    bundle = with_amazon_roots(result.bundle, roots, opts.amazon_roots.shown)
+    added = len(bundle) - len(result.bundle)
+    counts = {**result.generations, "amazon-roots": added} if added else result.generations
+    # A PKCS7 or DER source became PEM: the saved file's name must follow (fetch's default -o).
+    return replace(
+        result, bundle=bundle, format=bundle.format, certificates=len(bundle), generations=counts
+    )
+
+
+def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResult:
     cache = BundleCache(opts.cache_dir) if opts.use_cache else None
     if opts.file is not None:
         return _from_file(opts, cache)
@@ -191,10 +238,16 @@ def fetch_bundle(
     )
     target = opts.target
     cached = cache.load(target) if cache is not None else None
-    got = download(target, policy, cached=cached, progress=progress)
+    try:
+        got = download(target, policy, cached=cached, progress=progress)
+    except FetchError as exc:
+        if not opts.offline_ok or cached is None:
+            raise
+        return _offline(opts, cached, exc)
     from_cache = got.status == 304 and cached is not None
     try:
-        bundle = _validated(opts, cached.data if from_cache and cached else got.data, from_cache)
+        data = cached.data if from_cache and cached else got.data
+        bundle = _validated(opts, data, from_cache=from_cache)
     except UnknownRdsCaError:
         if not (from_cache and opts.official):
             raise
@@ -203,10 +256,53 @@ def fetch_bundle(
         got, from_cache = download(target, policy, progress=progress), False
         bundle = _validated(opts, got.data, from_cache=False)
     # A refused cache entry is reported by the cache itself (a warning on stderr), once.
-    return _downloaded(opts, bundle, got, (cached, from_cache), cache)
+    result = _downloaded(opts, bundle, got, (cached, from_cache), cache)
+    return replace(result, warnings=_older(bundle, cached))
 
 
-def _validated(opts: SourceOptions, data: bytes, from_cache: bool) -> Bundle:
+def _offline(opts: SourceOptions, cached: CacheEntry, failure: FetchError) -> FetchResult:
+    """The cached copy of ``opts.target`` after a failed download (``offline_ok``).
+
+    The copy is validated as a download would be (parsed, pinned digest); if it fails, the
+    download's own error is what the user sees.
+    """
+    try:
+        bundle = _validated(opts, cached.data, from_cache=True)
+    except RdsTrustError:
+        raise failure from None
+    shown = redact_url(opts.target)
+    warning = (
+        f"the download failed ({failure.message.rstrip('.')}); using the copy cached "
+        f"{cached.fetched_at or 'earlier'} (--offline-ok), which may be out of date."
+    )
+    result = _result(
+        bundle,
+        source=shown,
+        url=shown,
+        from_cache=True,
+        not_modified=True,
+        etag=cached.etag,
+        last_modified=cached.last_modified,
+        cache_file=str(cached.path),
+    )
+    return replace(result, warnings=(warning,), offline=True)
+
+
+def _older(bundle: Bundle, previous: CacheEntry | None) -> tuple[str, ...]:
+    """A warning when ``bundle`` is older than the cached copy of the same source."""
+    if previous is None or previous.sha256 == bundle.sha256:
+        return ()
+    try:
+        earlier = parse_bundle(
+            previous.data, source=str(previous.path), allow_foreign=True, accept_unknown_rds=True
+        )
+    except RdsTrustError:
+        return ()
+    warning = older_than(bundle, earlier, previous.fetched_at)
+    return (warning,) if warning is not None else ()
+
+
+def _validated(opts: SourceOptions, data: bytes, *, from_cache: bool) -> Bundle:
     """Parse and check downloaded bytes.
 
     Only bytes fresh from the official URL (verified HTTPS) may bring a CA rdstrust's list does
@@ -228,15 +324,18 @@ def _from_file(opts: SourceOptions, cache: BundleCache | None) -> FetchResult:
     bundle = read_bundle(opts.file, allow_foreign=opts.allow_foreign)
     _check_digest(bundle.sha256, opts.expect_sha256, str(opts.file))
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     cache_file = None
     if cache is not None:
+        key = f"file://{opts.file.resolve()}"
+        warnings = _older(bundle, cache.load(key))
         try:
-            key = f"file://{opts.file.resolve()}"
             entry = cache.store(key, bundle.raw, etag=None, last_modified=None)
             cache_file = str(entry.path)
         except StoreError as exc:
             notes = (f"not cached: {exc.message}",)
-    return _result(bundle, source=str(opts.file), url=None, cache_file=cache_file, notes=notes)
+    result = _result(bundle, source=str(opts.file), url=None, cache_file=cache_file, notes=notes)
+    return replace(result, warnings=warnings)
 
 
 def _downloaded(
@@ -346,36 +445,16 @@ def _check_digest(actual: str, expected: str | None, shown: str) -> None:
         )
 
 
-def _result(
-    bundle: Bundle,
-    *,
-    source: str,
-    url: str | None,
-    final_url: str | None = None,
-    from_cache: bool = False,
-    not_modified: bool = False,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    attempts: int = 0,
-    cache_file: str | None = None,
-    notes: tuple[str, ...] = (),
-) -> FetchResult:
+def _result(bundle: Bundle, **outcome: object) -> FetchResult:
+    """The result for ``bundle``: its size, digest and counts, plus where it came from."""
     counts = Counter(c.generation for c in bundle.certificates)
+    outcome.setdefault("final_url", None)
     return FetchResult(
-        source=source,
-        url=url,
-        final_url=final_url,
         format=bundle.format,
         size=len(bundle.raw),
         sha256=bundle.sha256,
         certificates=len(bundle.certificates),
         generations={g.value: counts[g] for g in Generation if counts[g]},
         bundle=bundle,
-        from_cache=from_cache,
-        not_modified=not_modified,
-        etag=etag,
-        last_modified=last_modified,
-        attempts=attempts,
-        cache_file=cache_file,
-        notes=notes,
+        **outcome,  # type: ignore[arg-type]
     )

@@ -137,13 +137,13 @@ def is_known_rds_ca(sha256: str) -> bool:
     return sha256 in known_rds_cas()
 
 
-def unknown_rds_accepted(explicit: bool | None = None) -> bool:
+def unknown_rds_accepted(*, explicit: bool | None = None) -> bool:
     """The opt-in in force: ``explicit`` when given, else the current scope's (default False)."""
     return _ACCEPT_UNKNOWN_RDS.get() if explicit is None else explicit
 
 
 @contextmanager
-def accepting_unknown_rds(enabled: bool = True) -> Iterator[None]:
+def accepting_unknown_rds(*, enabled: bool = True) -> Iterator[None]:
     """Within this block, bundles may hold Amazon-RDS-named CAs that are not published ones.
 
     This is the scope behind ``--accept-unknown-rds`` (env ``RDSTRUST_ACCEPT_UNKNOWN_RDS``): one

@@ -6,9 +6,14 @@ CA, notAfter, whether it has expired or expires soon, and its SHA-256 fingerprin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from rdstrust.atomic import real_path
 from rdstrust.certs import Generation, utcnow
@@ -60,6 +65,96 @@ class StoreListing:
     expired: int
     expiring: int
     notes: tuple[str, ...] = ()
+    #: Entries in the store; ``entries`` holds those a filter kept (all of them by default).
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.total:
+            object.__setattr__(self, "total", len(self.entries))
+
+
+class SortKey(str, Enum):
+    """The orders ``inspect`` can list entries in."""
+
+    #: As stored in the file.
+    FILE = "file"
+    #: By alias, case-insensitively (Java compares aliases that way).
+    ALIAS = "alias"
+    #: Soonest notAfter first; entries without a certificate last.
+    EXPIRY = "expiry"
+    #: Amazon RDS CAs by generation, then region; other certificates last, by alias.
+    GENERATION = "generation"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """Which entries a listing shows; an entry must pass every filter that is set.
+
+    ``expired`` and ``expiring`` together keep entries that are either. ``alias`` is a shell
+    pattern (``*``, ``?``, ``[...]``) matched against the whole alias, case-insensitively.
+    """
+
+    rds_only: bool = False
+    expired: bool = False
+    expiring: bool = False
+    alias: str | None = None
+
+    def keeps(self, entry: ListedEntry) -> bool:
+        """Whether ``entry`` passes the filters."""
+        if self.rds_only and entry.generation is None:
+            return False
+        statuses = {s for s, on in (("expired", self.expired), ("expiring", self.expiring)) if on}
+        if statuses and entry.status not in statuses:
+            return False
+        if self.alias is not None:
+            # casefold on both sides, then fnmatchcase: the same result on every platform
+            # (fnmatch.fnmatch folds case only where the file system does).
+            return fnmatch.fnmatchcase(entry.alias.casefold(), self.alias.casefold())
+        return True
+
+
+def _by_alias(e: ListedEntry) -> tuple[str, str]:
+    return (e.alias.casefold(), e.alias)
+
+
+def _by_expiry(e: ListedEntry) -> tuple[float, str, str]:
+    when = e.not_after.timestamp() if e.not_after is not None else math.inf
+    return (when, *_by_alias(e))
+
+
+_GENERATION_RANK = {g: i for i, g in enumerate(Generation)}
+
+
+def _by_generation(e: ListedEntry) -> tuple[int, str, str, str]:
+    rank = _GENERATION_RANK[e.generation] if e.generation is not None else len(_GENERATION_RANK)
+    return (rank, (e.region or "").casefold(), *_by_alias(e))
+
+
+_ORDERS: dict[SortKey, Callable[[ListedEntry], tuple[Any, ...]]] = {
+    SortKey.ALIAS: _by_alias,
+    SortKey.EXPIRY: _by_expiry,
+    SortKey.GENERATION: _by_generation,
+}
+
+
+def select_entries(
+    listing: StoreListing,
+    which: ListFilter | None = None,
+    order: SortKey | str = SortKey.FILE,
+) -> StoreListing:
+    """``listing`` with only the entries ``which`` keeps, in ``order``.
+
+    The summary counts (``total``, ``trusted``, ``rds_cas``, ``expired``, ``expiring``) still
+    describe the whole store; ``len(entries)`` is how many are shown.
+    """
+    key = SortKey(order)
+    kept = [e for e in listing.entries if which is None or which.keeps(e)]
+    if key is not SortKey.FILE:
+        kept.sort(key=_ORDERS[key])
+    return replace(listing, entries=tuple(kept), total=listing.total)
 
 
 def _status(entry: StoreEntry, at: datetime, soon_days: int) -> str:

@@ -23,6 +23,7 @@ from rdstrust.bundle import Bundle, assign_aliases
 from rdstrust.certs import CertInfo, utcnow
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.options import MergeOptions, Pkcs12Profile
+from rdstrust.ostrust import regenerated_by
 from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
 from rdstrust.stores import (
     CREATABLE_TYPES,
@@ -161,7 +162,7 @@ def _existing(path: Path, password: str | None, options: MergeOptions) -> _Exist
         raise StoreError(
             f"Cannot create {path}: the directory {real.parent} does not exist.", path=str(path)
         )
-    return _Existing(_new_store_type(path, options.store_type, empty=False), None, (), True)
+    return _Existing(_new_store_type(path, options.store_type, empty=False), None, (), created=True)
 
 
 def _pruned(
@@ -256,6 +257,11 @@ def _prepare(
     path = Path(store_path)
     found = _existing(path, password, options)
     notes = list(found.notes)
+    # A CA merged into a file the OS regenerates (Debian's Java cacerts, RHEL's extracted
+    # stores) disappears at the next package update: say so, and what to do instead.
+    regenerated = regenerated_by(path)
+    if regenerated is not None:
+        notes.append(regenerated)
     if found.kind in _JAVA_KEYSTORES and password is None and not found.created:
         notes.append(
             f"no password given: the {found.kind.value.upper()} integrity digest was not checked"

@@ -42,6 +42,18 @@ class Pkcs12Profile(str, Enum):
         return self.value
 
 
+class NewStoreType(str, Enum):
+    """The formats rdstrust creates new stores in (existing JCEKS stores are merged, never
+    created)."""
+
+    JKS = "jks"
+    PKCS12 = "pkcs12"
+    PEM = "pem"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 def check_time(at: datetime, shown: str | None = None) -> datetime:
     """Return ``at`` in UTC (naive means UTC) if it lies in 1950-9000; else :class:`UsageError`."""
     when = at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
@@ -91,7 +103,8 @@ class MergeOptions:
 
     def __post_init__(self) -> None:
         if self.store_type is not None:
-            kind = _enum(StoreType, self.store_type, "store type")
+            given = self.store_type
+            kind = _enum(StoreType, given.value if isinstance(given, Enum) else given, "store type")
             object.__setattr__(self, "store_type", kind)
         if self.pkcs12_profile is not None:
             profile = _enum(Pkcs12Profile, self.pkcs12_profile, "PKCS12 profile")

@@ -40,7 +40,8 @@ class PasswordSource:
         """The password from the given sources or ``RDSTRUST_STOREPASS``, else ``None``.
 
         Raises :class:`UsageError` when several sources are given, when the named variable is
-        unset, or when the file cannot be read.
+        unset or empty, or when the file cannot be read. (An empty ``RDSTRUST_STOREPASS`` is
+        different: it means "no password", as documented.)
         """
         env = os.environ if environ is None else environ
         given: list[object] = [s for s in (self.literal, self.env_var, self.file) if s is not None]
@@ -58,6 +59,14 @@ class PasswordSource:
             if value is None:
                 raise UsageError(
                     f"The environment variable {self.env_var} (from --storepass-env) is not set."
+                )
+            if not value:
+                # Exported but empty is how an unset CI secret arrives: trying it as the password
+                # would report a wrong password for a store whose password was never given.
+                raise UsageError(
+                    f"The environment variable {self.env_var} (from --storepass-env) is set but "
+                    "empty; set it to the store password (for a store whose password really is "
+                    "empty, use --storepass '')."
                 )
             return _checked(value, f"the environment variable {self.env_var}")
         if self.file is not None:
@@ -104,15 +113,16 @@ def _checked(password: str, where: str) -> str:
     return password
 
 
-def read_password_file(path: Path) -> str:
-    """The first line of ``path`` without its line end (the way secret files are mounted)."""
+def read_password_file(path: Path, what: str = "store password") -> str:
+    """The first line of ``path`` without its line end (the way secret files are mounted).
+
+    ``what`` names the secret in messages (``database password`` for ``audit``).
+    """
     data = read_input(path, limit=MAX_PASSWORD_FILE_BYTES, what="Password file", error=UsageError)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"Cannot read password file {path}: not UTF-8 text.") from None
     if not text.strip("\r\n"):
-        raise UsageError(
-            f"Password file {path} is empty; put the store password on its first line."
-        )
+        raise UsageError(f"Password file {path} is empty; put the {what} on its first line.")
     return text.splitlines()[0]

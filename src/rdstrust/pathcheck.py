@@ -536,7 +536,7 @@ def check_path(
     if hostname is None:
         return base
     match = host_matches(chain.leaf.certificate, hostname, client)
-    differences = _name_differences(chain.leaf.certificate, hostname, client, match.ok)
+    differences = _name_differences(chain.leaf.certificate, hostname, client, ok=match.ok)
     if match.ok:
         return replace(
             base, message=f"trusted for {hostname} through {issuer_cn}", differences=differences
@@ -571,7 +571,7 @@ def _mismatch_message(
 
 
 def _name_differences(
-    cert: x509.Certificate, hostname: str, client: Client, ok: bool
+    cert: x509.Certificate, hostname: str, client: Client, *, ok: bool
 ) -> tuple[ClientDifference, ...]:
     other = Client.PGJDBC if client is Client.LIBPQ else Client.LIBPQ
     if host_matches(cert, hostname, other).ok == ok:

@@ -41,6 +41,9 @@ class StoreSpec:
     path: Path
     password: PasswordSource | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
     @property
     def name(self) -> str:
         """The path as reports show it."""

@@ -9,6 +9,7 @@ JDK ``cacerts`` and an application truststore in one step expects.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -21,6 +22,7 @@ from rdstrust.errors import ExitCode
 from rdstrust.merge import MergeResult, merge_store
 from rdstrust.options import MergeOptions, VerifyOptions
 from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
+from rdstrust.staleness import expired_generations
 from rdstrust.stores import read_store
 from rdstrust.storespec import StoreSpec, as_specs
 from rdstrust.verify import VerifyReport, judge_store, required_cas
@@ -55,12 +57,15 @@ class UpdateOptions:
     """One update run: how to merge, what to verify, and whether to only check.
 
     With ``check`` nothing is written (the merge is a dry run) and a store passes only when it
-    already trusts every required CA as it is.
+    already trusts every required CA as it is. ``jvm_truststore`` is the JVM's own default
+    truststore (see :func:`rdstrust.clients.jvm_default_truststore`): a store at that real path
+    needs no ``-Djavax.net.ssl.trustStore`` settings, and none are printed for it.
     """
 
     merge: MergeOptions = field(default_factory=MergeOptions)
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     check: bool = False
+    jvm_truststore: Path | None = None
 
     def __post_init__(self) -> None:
         if self.check and not self.merge.dry_run:
@@ -95,6 +100,12 @@ class UpdateResult:
     check: bool
     generations: tuple[Generation, ...]
     stores: tuple[StoreUpdate, ...]
+    #: With a region: the bundle's certificates merged into each store (that region's CAs and
+    #: the CAs they chain to); ``None``: all of them.
+    merged_certificates: int | None = None
+    region: str | None = None
+    #: Stale input (every CA of a required generation expired, ...): the run went on.
+    warnings: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -124,10 +135,12 @@ def update_stores(
     """
     opts = options or UpdateOptions()
     pw = passwords or Passwords()
-    required = required_cas(bundle, opts.verify.generations, opts.verify.region)
+    region = opts.verify.region
+    required = required_cas(bundle, opts.verify.generations, region)
+    to_merge = region_bundle(bundle, region) if region else bundle
     outcomes = run_stores(
         as_specs(stores),
-        lambda spec, password: _update_one(spec, password, bundle, required, opts),
+        lambda spec, password: _update_one(spec, password, to_merge, required, opts),
         pw,
         on_failure=on_failure,
     )
@@ -137,8 +150,33 @@ def update_stores(
         certificates=len(bundle),
         check=opts.check,
         generations=opts.verify.generations,
-        stores=tuple(_with_settings(o, pw) for o in outcomes),
+        stores=tuple(_with_settings(o, pw, opts) for o in outcomes),
+        merged_certificates=len(to_merge) if region else None,
+        region=region,
+        warnings=expired_generations(bundle, opts.verify.generations, region, opts.verify.at),
     )
+
+
+def region_bundle(bundle: Bundle, region: str) -> Bundle:
+    """``bundle`` narrowed to ``region``: its CAs of that region and the CAs they chain to.
+
+    The issuers are kept because a region's intermediate CA (rds-ca-2019's) is signed by a
+    root that names no region, and libpq (OpenSSL) needs the root in the store to build a
+    path. Issuers are followed by name within the bundle only, one certificate at a time, so the
+    work is bounded by the bundle's size.
+    """
+    by_subject: dict[str, list[CertInfo]] = {}
+    for cert in bundle.certificates:
+        by_subject.setdefault(cert.subject, []).append(cert)
+    keep = {c.sha256 for c in bundle.select(None, region)}
+    todo = [c for c in bundle.certificates if c.sha256 in keep]
+    while todo:
+        cert = todo.pop()
+        for issuer in by_subject.get(cert.issuer, ()):
+            if issuer.is_ca and issuer.sha256 not in keep:
+                keep.add(issuer.sha256)
+                todo.append(issuer)
+    return replace(bundle, certificates=tuple(c for c in bundle.certificates if c.sha256 in keep))
 
 
 def _update_one(
@@ -156,12 +194,14 @@ def _update_one(
         report = judge_store(
             spec.path, contents, required, password=password, options=options.verify
         )
-    status = _status(merged, report, options.check)
+    status = _status(merged, report, check=options.check)
     code = ExitCode.OK if status in READY else ExitCode.NOT_TRUSTED
     return StoreUpdate(spec.name, status, merged, report, None, exit_code=int(code))
 
 
-def _with_settings(outcome: StoreOutcome[StoreUpdate], passwords: Passwords) -> StoreUpdate:
+def _with_settings(
+    outcome: StoreOutcome[StoreUpdate], passwords: Passwords, options: UpdateOptions
+) -> StoreUpdate:
     if outcome.failure is not None:
         failure = outcome.failure
         return StoreUpdate(
@@ -176,16 +216,18 @@ def _with_settings(outcome: StoreOutcome[StoreUpdate], passwords: Passwords) -> 
     item = outcome.result
     assert item is not None and item.merge is not None  # a result without failure has both
     merged = item.merge
+    default = options.jvm_truststore
     settings = client_settings(
         merged.real_path if merged.created else outcome.spec.path,
         merged.type,
         password_env=passwords.source(outcome.spec).env_name(),
         password_required=outcome.password is not None,
+        jvm_default=default is not None and Path(os.path.realpath(merged.real_path)) == default,
     )
     return replace(item, settings=settings)
 
 
-def _status(merged: MergeResult, report: VerifyReport | None, check: bool) -> UpdateStatus:
+def _status(merged: MergeResult, report: VerifyReport | None, *, check: bool) -> UpdateStatus:
     if check:
         # A check passes only when the store already trusts everything required as it is.
         if report is not None and report.passed:

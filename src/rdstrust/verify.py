@@ -326,15 +326,19 @@ def verify_stores(
     *,
     passwords: Passwords | None = None,
     on_failure: Callable[[StoreFailure], None] | None = None,
+    also_required: Sequence[CertInfo] = (),
 ) -> VerifyResult:
     """Verify every store against the required CAs of ``bundle``; see :func:`verify_store`.
+
+    ``also_required`` are CAs required besides the generations' (the pinned Amazon roots of
+    ``--require amazon-roots``, see :func:`rdstrust.amazon_roots.required_amazon_roots`).
 
     Each store's password comes from its own source (else ``passwords.default``). A store
     that cannot be read is recorded in ``failed`` with its exit code; the others are still
     verified. Raises :class:`BundleError` when the bundle holds no required CA.
     """
     opts = options or VerifyOptions()
-    required = required_cas(bundle, opts.generations, opts.region)
+    required = (*required_cas(bundle, opts.generations, opts.region), *also_required)
     outcomes = run_stores(
         as_specs(stores),
         lambda spec, pw: verify_store(spec.path, required, password=pw, options=opts),

@@ -108,7 +108,7 @@ def check_region(region: str) -> str:
     return text
 
 
-def resolve_regions(session: Any, given: Sequence[str], all_regions: bool) -> tuple[str, ...]:
+def resolve_regions(session: Any, given: Sequence[str], *, all_regions: bool) -> tuple[str, ...]:
     """The regions to look at: ``--region`` values, ``--all-regions``, or the configured one.
 
     ``--all-regions`` is the list of RDS regions botocore ships for the partition of the

@@ -242,7 +242,9 @@ def run_rotation(
 
     session = boto3_session(aws)
     region = (
-        check_region(request.region) if request.region else resolve_regions(session, [], False)[0]
+        check_region(request.region)
+        if request.region
+        else resolve_regions(session, [], all_regions=False)[0]
     )
     resource = describe_one(session, aws, request.kind, request.identifier, region)
     plan = plan_rotation(

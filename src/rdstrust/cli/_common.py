@@ -16,7 +16,7 @@ from rdstrust.certs import G1_GENERATIONS, Generation
 from rdstrust.cli._groups import Opt, Values
 from rdstrust.endpoints import MAX_TIMEOUT
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
-from rdstrust.options import MergeOptions, Pkcs12Profile
+from rdstrust.options import MergeOptions, NewStoreType, Pkcs12Profile
 from rdstrust.output import dumps
 from rdstrust.passwords import PasswordSource, prompt_on_terminal
 from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS
@@ -283,7 +283,7 @@ def parse_generations(values: list[str] | None) -> tuple[Generation, ...]:
     return tuple(dict.fromkeys(Generation(n) for n in names))
 
 
-def java_for(jvm: bool, java: str | None) -> str | None:
+def java_for(*, jvm: bool, java: str | None) -> str | None:
     """The java binary to run when ``--jvm`` was asked for (``None`` otherwise).
 
     Raises :class:`ToolMissingError` (exit 7) when none is found: asking the JVM was explicit,
@@ -304,10 +304,10 @@ def java_for(jvm: bool, java: str | None) -> str | None:
 
 # Merge options shared by ``merge`` and ``update``.
 StoreTypeOption = Annotated[
-    StoreType | None,
+    NewStoreType | None,
     typer.Option(
         "--store-type",
-        parser=choice(StoreType),
+        parser=choice(NewStoreType),
         help="Type of a store to create (default: from its extension .jks/.p12/.pem).",
         show_default=False,
     ),
@@ -420,8 +420,9 @@ def passwords_of(v: Values, specs: Sequence[StoreSpec]) -> Passwords:
 
 def merge_options_of(v: Values, **more: Any) -> MergeOptions:
     """The :data:`MERGE` values (and ``more`` fields) as the library's merge options."""
+    kind = v["store_type"]
     return MergeOptions(
-        store_type=v["store_type"],
+        store_type=StoreType(kind.value) if kind is not None else None,
         prune_expired=v["prune_expired"],
         pkcs12_profile=v["pkcs12_profile"],
         backup=not v["no_backup"],

@@ -13,7 +13,7 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 #: The parsed option values a command body receives, by parameter name.
 Values = Mapping[str, Any]
@@ -57,3 +57,11 @@ def command(*groups: Sequence[Opt]) -> Callable[[Callable[[Values], None]], Call
         return run
 
     return wrap
+
+
+def option(name: str, kind: Any, default: Any, *flags: str, **settings: Any) -> Opt:
+    """An :class:`Opt` declared in one call: ``option("port", int | None, None, "--port",
+    help=...)`` instead of spelling out ``Annotated[..., typer.Option(...)]`` each time."""
+    import typer
+
+    return Opt(name, Annotated[kind, typer.Option(*flags, **settings)], default)

@@ -13,16 +13,19 @@ from typing import Annotated, TextIO
 
 import typer
 
+from rdstrust.amazon_roots import OFFICIAL_REPOSITORY, AmazonRootsSource, check_include
 from rdstrust.catalogue import BundleFormat, Partition
 from rdstrust.cli._common import (
     AcceptUnknownRdsOption,
     AllowForeignOption,
     choice,
+    err,
     seconds,
     whole_number,
 )
 from rdstrust.cli._groups import Opt, Values
 from rdstrust.endpoints import MAX_TIMEOUT
+from rdstrust.errors import UsageError
 from rdstrust.fetch import (
     DEFAULT_MAX_TIME,
     DEFAULT_RETRIES,
@@ -31,6 +34,7 @@ from rdstrust.fetch import (
     SourceOptions,
     fetch_bundle,
 )
+from rdstrust.text import safe
 
 RegionOption = Annotated[
     str,
@@ -95,6 +99,14 @@ CacheDirOption = Annotated[
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Neither use nor update the download cache.")
 ]
+OfflineOkOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline-ok",
+        help="If the download fails, use the validated cached copy of the same URL, with a "
+        "warning (default: the failure is an error, exit 4).",
+    ),
+]
 TimeoutOption = Annotated[
     float,
     typer.Option(
@@ -131,6 +143,27 @@ CaBundleOption = Annotated[
         show_default=False,
     ),
 ]
+IncludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--include",
+        metavar="amazon-roots",
+        help="Also take the Amazon Trust Services roots (Amazon Root CA 1-4, Starfield Services "
+        "Root CA G2) that RDS Proxy and Aurora Serverless v1 chain to, each checked against "
+        "its SHA-256 pinned in rdstrust.",
+        show_default=False,
+    ),
+]
+AmazonRootsSourceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--amazon-roots-source",
+        metavar="DIR|FILE",
+        help=f"Take the Amazon roots from this directory or file (default: {OFFICIAL_REPOSITORY})"
+        "; only certificates matching the pins are used.",
+        show_default=False,
+    ),
+]
 
 #: Where the bundle comes from: ``fetch`` and ``update``.
 SOURCE = (
@@ -142,12 +175,15 @@ SOURCE = (
     Opt("expect_sha256", ExpectSha256Option),
     Opt("cache_dir", CacheDirOption),
     Opt("no_cache", NoCacheOption, False),
+    Opt("offline_ok", OfflineOkOption, False),
     Opt("timeout", TimeoutOption, DEFAULT_TIMEOUT),
     Opt("max_time", MaxTimeOption, DEFAULT_MAX_TIME),
     Opt("retries", RetriesOption, DEFAULT_RETRIES),
     Opt("ca_bundle", CaBundleOption),
     Opt("allow_foreign", AllowForeignOption, False),
     Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+    Opt("include", IncludeOption),
+    Opt("amazon_roots_source", AmazonRootsSourceOption),
 )
 
 
@@ -162,25 +198,40 @@ def source_options(v: Values) -> SourceOptions:
         expect_sha256=v["expect_sha256"],
         cache_dir=v["cache_dir"],
         use_cache=not v["no_cache"],
+        offline_ok=v["offline_ok"],
         timeout=v["timeout"],
         max_time=v["max_time"],
         retries=v["retries"],
         ca_bundle=v["ca_bundle"],
         allow_foreign=v["allow_foreign"],
+        amazon_roots=amazon_roots_of(v),
     )
 
 
+def amazon_roots_of(v: Values) -> AmazonRootsSource | None:
+    """``--include amazon-roots`` (and ``--amazon-roots-source``) as the roots' source."""
+    if not check_include(v["include"]):
+        if v["amazon_roots_source"] is not None:
+            raise UsageError("--amazon-roots-source goes with --include amazon-roots.")
+        return None
+    return AmazonRootsSource(path=v["amazon_roots_source"])
+
+
 def fetch_with_progress(options: SourceOptions) -> FetchResult:
-    """Fetch as ``options`` say, with a progress bar when downloading to a terminal.
+    """Fetch as ``options`` say, with a progress bar when downloading to a terminal; print the
+    result's warnings (stale input, the cached copy used offline) on stderr.
 
     Raises the library's errors; call it inside :func:`rdstrust.cli._common.exit_on_error`.
     """
     progress = TerminalProgress() if options.file is None and sys.stderr.isatty() else None
     try:
-        return fetch_bundle(options, progress=progress)
+        result = fetch_bundle(options, progress=progress)
     finally:
         if progress is not None:
             progress.close()
+    for warning in result.warnings:
+        err(f"rdstrust: warning: {safe(warning)}")
+    return result
 
 
 class TerminalProgress:

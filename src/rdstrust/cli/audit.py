@@ -35,6 +35,7 @@ from rdstrust.cli._common import (
     exit_on_error,
     seconds,
 )
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.errors import ExitCode, UsageError
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -69,79 +70,89 @@ def interval_seconds(value: Any) -> float:
     return number
 
 
-def audit(
-    dsn: Annotated[
-        str,
-        typer.Argument(
-            metavar="DSN",
-            help="libpq connection string or postgresql:// URI, without a password (default: "
-            "the PGHOST, PGPORT, PGUSER, PGDATABASE, ... environment).",
-            show_default=False,
-        ),
-    ] = "",
-    sslmode: Annotated[
+#: The options of ``audit``.
+AUDIT = (
+    Opt(
+        "dsn",
+        Annotated[
+            str,
+            typer.Argument(
+                metavar="DSN",
+                help="libpq connection string or postgresql:// URI, without a password (default: "
+                "the PGHOST, PGPORT, PGUSER, PGDATABASE, ... environment).",
+                show_default=False,
+            ),
+        ],
+        "",
+    ),
+    option(
+        "sslmode",
         SslMode | None,
-        typer.Option(
-            "--sslmode",
-            parser=choice(SslMode),
-            help="libpq sslmode for the audit's own connection (overrides the DSN's).",
-            show_default=False,
-        ),
-    ] = None,
-    password_file: Annotated[
+        None,
+        "--sslmode",
+        parser=choice(SslMode),
+        help="libpq sslmode for the audit's own connection (overrides the DSN's).",
+        show_default=False,
+    ),
+    option(
+        "password_file",
         Path | None,
-        typer.Option(
-            "--password-file",
-            metavar="FILE",
-            help="Read the password (or an IAM auth token) from the first line of this file "
-            "(otherwise PGPASSWORD, PGPASSFILE or ~/.pgpass).",
-            show_default=False,
-        ),
-    ] = None,
-    timeout: Annotated[
+        None,
+        "--password-file",
+        metavar="FILE",
+        help="Read the password (or an IAM auth token) from the first line of this file "
+        "(otherwise PGPASSWORD, PGPASSFILE or ~/.pgpass).",
+        show_default=False,
+    ),
+    option(
+        "timeout",
         float | None,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            parser=seconds,
-            help=f"Seconds to wait for the connection (default {DEFAULT_CONNECT_TIMEOUT}, or the "
-            f"DSN's connect_timeout / PGCONNECT_TIMEOUT) and for each query (default "
-            f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_CONNECT_TIMEOUT}.",
-            show_default=False,
-        ),
-    ] = None,
-    watch: Annotated[
+        None,
+        "--timeout",
+        metavar="SECONDS",
+        parser=seconds,
+        help=f"Seconds to wait for the connection (default "
+        f"{DEFAULT_CONNECT_TIMEOUT}, or the "
+        f"DSN's connect_timeout / PGCONNECT_TIMEOUT) and for each query (default "
+        f"{DEFAULT_QUERY_TIMEOUT:g}); at most {MAX_CONNECT_TIMEOUT}.",
+        show_default=False,
+    ),
+    option(
+        "watch",
         float | None,
-        typer.Option(
-            "--watch",
-            metavar="DURATION",
-            parser=duration,
-            help="Sample repeatedly for this long (30, 90s, 5m, 1h; at most 24h) and report "
-            "every client seen.",
-            show_default=False,
-        ),
-    ] = None,
-    interval: Annotated[
+        None,
+        "--watch",
+        metavar="DURATION",
+        parser=duration,
+        help="Sample repeatedly for this long (30, 90s, 5m, 1h; at most 24h) and report "
+        "every client seen.",
+        show_default=False,
+    ),
+    option(
+        "interval",
         float | None,
-        typer.Option(
-            "--interval",
-            metavar="SECONDS",
-            parser=interval_seconds,
-            help=f"Seconds between samples with --watch (default 1, {MIN_INTERVAL:g} to "
-            f"{MAX_INTERVAL:g}).",
-            show_default=False,
-        ),
-    ] = None,
-    fail_on_plain: Annotated[
+        None,
+        "--interval",
+        metavar="SECONDS",
+        parser=interval_seconds,
+        help=f"Seconds between samples with --watch (default 1, {MIN_INTERVAL:g} to "
+        f"{MAX_INTERVAL:g}).",
+        show_default=False,
+    ),
+    option(
+        "fail_on_plain",
         bool,
-        typer.Option(
-            "--fail-on-plain",
-            help="Exit 1 when a client without SSL was seen, or sessions were hidden from the "
-            "audit's role (they may be plain): a CI gate before setting rds.force_ssl=1.",
-        ),
-    ] = False,
-    json: JsonOption = False,
-) -> None:
+        False,
+        "--fail-on-plain",
+        help="Exit 1 when a client without SSL was seen, or sessions were hidden from the "
+        "audit's role (they may be plain): a CI gate before setting rds.force_ssl=1.",
+    ),
+    Opt("json", JsonOption, False),
+)
+
+
+@command(AUDIT)
+def audit(v: Values) -> None:
     """Show which clients of a PostgreSQL server connect over SSL (TLS version, cipher) and which
     do not, with the server's ssl and rds.force_ssl settings.
 
@@ -150,32 +161,32 @@ def audit(
     (during --watch, after printing what the samples so far saw).
     """
     with exit_on_error():
-        if interval is not None and watch is None:
+        if v["interval"] is not None and v["watch"] is None:
             raise UsageError("--interval only applies with --watch; add --watch DURATION.")
-        if dsn and "password" in parse_dsn(dsn):
+        if v["dsn"] and "password" in parse_dsn(v["dsn"]):
             raise UsageError(
                 "The connection string holds a password, which other users of this machine can "
                 "read in the process list; use PGPASSWORD, PGPASSFILE (~/.pgpass) or "
                 "--password-file instead."
             )
         options = AuditOptions(
-            dsn=dsn,
-            sslmode=sslmode,
-            password_file=password_file,
+            dsn=v["dsn"],
+            sslmode=v["sslmode"],
+            password_file=v["password_file"],
             # libpq counts whole seconds and treats 1 as 2.
-            connect_timeout=None if timeout is None else max(2, math.ceil(timeout)),
-            query_timeout=DEFAULT_QUERY_TIMEOUT if timeout is None else max(1.0, timeout),
-            watch=watch or 0.0,
-            interval=1.0 if interval is None else interval,
+            connect_timeout=None if v["timeout"] is None else max(2, math.ceil(v["timeout"])),
+            query_timeout=DEFAULT_QUERY_TIMEOUT if v["timeout"] is None else max(1.0, v["timeout"]),
+            watch=v["watch"] or 0.0,
+            interval=1.0 if v["interval"] is None else v["interval"],
         )
         if options.watch:
             err(f"watching for {options.watch:g} s, one sample every {options.interval:g} s ...")
         result = run_audit(options)
-    emit(result, json=json, human=render_audit(result))
+    emit(result, json=v["json"], human=render_audit(result))
     if result.interrupted:
         err("rdstrust: interrupted; the report covers the samples taken until then")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
-    if fail_on_plain and (result.plain_clients or result.hidden):
+    if v["fail_on_plain"] and (result.plain_clients or result.hidden):
         err(
             f"rdstrust: {len(result.plain_clients)} client(s) without SSL and "
             f"{len(result.hidden)} hidden session(s) (--fail-on-plain)"
@@ -201,7 +212,7 @@ def render_audit(result: AuditResult) -> str:
     watching = result.samples > 1
     header = ["PID", "DATABASE", "USER", "CLIENT", "APPLICATION", "BACKEND START", "SSL", "TLS"]
     header += ["CIPHER"] + (["FIRST SEEN", "LAST SEEN"] if watching else [])
-    rows = [_row(c, watching) for c in result.clients]
+    rows = [_row(c, watching=watching) for c in result.clients]
     lines += _table(header, rows) if rows else ["(no client sessions visible)"]
     if result.hidden:
         lines += ["", "hidden sessions (SSL unknown):"]
@@ -230,7 +241,7 @@ def _window(result: AuditResult) -> str:
     )
 
 
-def _row(client: ClientSession, watching: bool) -> list[str]:
+def _row(client: ClientSession, *, watching: bool) -> list[str]:
     where = "local socket"
     if client.client_addr is not None:
         addr = client.client_addr

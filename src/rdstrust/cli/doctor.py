@@ -13,7 +13,6 @@ from rdstrust.cli._common import (
     JSON,
     AcceptUnknownRdsOption,
     ChainOption,
-    JavaOption,
     RequireOption,
     emit,
     err,
@@ -42,7 +41,7 @@ from rdstrust.text import safe
 from rdstrust.verify import reference_bundle, required_cas
 
 
-def _opt(name: str, flag: str, kind: object, help_text: str, default: object = None) -> Opt:
+def _opt(name: str, flag: str, kind: object, help_text: str, *, default: object = None) -> Opt:
     metavar = None if kind is bool else name.upper().replace("_", "-")
     return Opt(
         name,
@@ -65,7 +64,7 @@ DOCTOR = (
         "--env",
         bool,
         "Also read JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS from the environment, as the JVM does.",
-        False,
+        default=False,
     ),
     _opt(
         "home",
@@ -109,14 +108,28 @@ DOCTOR = (
         "Host name to check the server certificate for when the driver checks names (default: "
         "--host, else the URL's first host).",
     ),
-    Opt("java", JavaOption, None),
+    Opt(
+        "java",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--java",
+                metavar="PATH",
+                envvar="RDSTRUST_JAVA",
+                show_default=False,
+                help="The application's java binary or JDK directory (its jssecacerts / cacerts; "
+                "default: $JAVA_HOME/bin/java, then PATH).",
+            ),
+        ],
+        None,
+    ),
 )
 
 
 @command(DOCTOR, JSON)
 def doctor(v: Values) -> None:
     """Find the trust store an application's JDBC driver really uses, and check it."""
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         options = _options(v)
         # Every URL and option error before anything is probed, read or downloaded.
         resolution = resolve(options)

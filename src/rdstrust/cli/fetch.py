@@ -38,7 +38,7 @@ def fetch(v: Values) -> None:
     the bytes are a valid RDS CA bundle (and match --expect-sha256 when given).
     """
     output, json = v["output"], v["json"]
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         to_stdout = output is not None and str(output) == "-"
         if to_stdout and json:
             raise UsageError("-o - writes the bundle to stdout, so it cannot go with --json.")

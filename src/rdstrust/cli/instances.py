@@ -29,6 +29,7 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.errors import BundleError, ExitCode, UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.passwords import PasswordSource, prompt_on_terminal
@@ -123,56 +124,64 @@ def load_stores(
     return contents, reference
 
 
-def instances(
-    region: RegionsOption = None,
-    all_regions: Annotated[
+#: The options of ``instances``.
+INSTANCES = (
+    Opt("region", RegionsOption, None),
+    option(
+        "all_regions",
         bool,
-        typer.Option(
-            "--all-regions",
-            help="List every RDS region botocore knows for the configured partition.",
-        ),
-    ] = False,
-    profile: ProfileOption = None,
-    endpoint: EndpointOption = None,
-    stores: AwsStoresOption = None,
-    bundle: AwsBundleOption = None,
-    target: Annotated[
+        False,
+        "--all-regions",
+        help="List every RDS region botocore knows for the configured partition.",
+    ),
+    Opt("profile", ProfileOption, None),
+    Opt("endpoint", EndpointOption, None),
+    Opt("stores", AwsStoresOption, None),
+    Opt("bundle", AwsBundleOption, None),
+    option(
+        "target",
         str,
-        typer.Option(
-            "--target",
-            metavar="CA",
-            help="CA the instances are about to use (rds-ca-rsa2048-g1, rds-ca-rsa4096-g1, "
-            "rds-ca-ecc384-g1).",
-        ),
-    ] = DEFAULT_TARGET,
-    storepass_env: StorePassEnvOption = None,
-    storepass_file: StorePassFileOption = None,
-    accept_unknown_rds: AcceptUnknownRdsOption = False,
-    json: JsonOption = False,
-) -> None:
+        DEFAULT_TARGET,
+        "--target",
+        metavar="CA",
+        help="CA the instances are about to use (rds-ca-rsa2048-g1, rds-ca-rsa4096-g1, "
+        "rds-ca-ecc384-g1).",
+    ),
+    Opt("storepass_env", StorePassEnvOption, None),
+    Opt("storepass_file", StorePassFileOption, None),
+    Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+    Opt("json", JsonOption, False),
+)
+
+
+@command(INSTANCES)
+def instances(v: Values) -> None:
     """List DB instances and clusters with their CA; with --store, check each store for each.
 
     Exit codes: 0 listed (and every store trusts every instance's CA now and the target), 1 a
     store would break for some instance, 2 bad option, 3 bad bundle, 5 unreadable store,
     7 boto3 missing (install 'rdstrust[aws]'), 9 an AWS call failed.
     """
-    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
-        options = aws_options(profile, endpoint)
+    target = v["target"]
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
+        options = aws_options(v["profile"], v["endpoint"])
         target = check_target(target)
         contents: tuple[StoreContents, ...] = ()
         reference: Bundle | None = None
-        if stores:
-            contents, reference = load_stores(stores, bundle, storepass_env, storepass_file)
-        elif storepass_env or storepass_file:
+        if v["stores"]:
+            contents, reference = load_stores(
+                v["stores"], v["bundle"], v["storepass_env"], v["storepass_file"]
+            )
+        elif v["storepass_env"] or v["storepass_file"]:
             raise UsageError("The --storepass options go with --store; add --store.")
         session = boto3_session(options)
-        regions = resolve_regions(session, region or [], all_regions)
-        inventory = list_resources(session, options, regions, skip_failing=all_regions)
+        regions = resolve_regions(session, v["region"] or [], all_regions=v["all_regions"])
+        inventory = list_resources(session, options, regions, skip_failing=v["all_regions"])
         readiness = None
         if reference is not None:
             readiness = check_readiness(inventory.resources, contents, reference, target)
     report = InstancesReport(inventory=inventory, readiness=readiness)
-    emit(report, json=json, human=render_instances(report))
+    emit(report, json=v["json"], human=render_instances(report))
     for note in inventory.notes:
         err(f"note: {note}")
     err(
@@ -195,7 +204,7 @@ def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]
     ]
 
 
-def _pending(resource: DbResource, known: bool) -> str:
+def _pending(resource: DbResource, *, known: bool) -> str:
     if resource.pending:
         first = resource.pending[0]
         when = first.current_apply or first.auto_applied_after or first.forced_apply
@@ -214,7 +223,7 @@ def render_inventory(inventory: Inventory) -> list[str]:
             f"{r.endpoint}:{r.port}" if r.endpoint and r.port else (r.endpoint or "-"),
             r.ca or "-",
             f"{r.valid_till:%Y-%m-%d}" if r.valid_till else "-",
-            _pending(r, inventory.pending_known),
+            _pending(r, known=inventory.pending_known),
         )
         for r in inventory.resources
     ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rdstrust.bundle import read_bundle
+from rdstrust.bundle import Bundle, read_bundle
 from rdstrust.cli._common import (
     JSON,
     MERGE,
@@ -23,9 +25,12 @@ from rdstrust.cli._common import (
     stores_of,
 )
 from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.errors import BundleError, StoreError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.merge import MergeResult, MergeRun, merge_stores
 from rdstrust.runner import StoreFailure
+from rdstrust.stores import StoreType, detect_type, read_bytes
+from rdstrust.storespec import StoreSpec
 from rdstrust.text import safe
 
 BundleOption = Annotated[
@@ -50,11 +55,11 @@ def merge(v: Values) -> None:
 
     A missing store is created (its type from --store-type or its extension).
     """
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
         options = merge_options_of(v, dry_run=v["dry_run"])
-        loaded = read_bundle(v["bundle"], allow_foreign=v["allow_foreign"])
+        loaded = _read_bundle(v["bundle"], specs, allow_foreign=v["allow_foreign"])
 
         def report(failure: StoreFailure) -> None:
             err(f"rdstrust: error: {safe(failure.message)}")
@@ -65,6 +70,45 @@ def merge(v: Values) -> None:
         err(_summary(result))
     if run.exit_code:
         raise typer.Exit(run.exit_code)
+
+
+def _read_bundle(path: Path, specs: Sequence[StoreSpec], *, allow_foreign: bool) -> Bundle:
+    """The ``-b`` bundle; when it is not one, say so, and whether ``-b`` and ``-s`` look swapped."""
+    try:
+        return read_bundle(path, allow_foreign=allow_foreign)
+    except BundleError as exc:
+        hint = swap_hint(path, specs)
+        if hint is None:
+            raise
+        raise BundleError(hint, source=exc.source) from None
+
+
+def swap_hint(bundle: Path, specs: Sequence[StoreSpec]) -> str | None:
+    """One sentence when the ``-b`` file is a Java keystore (so not a bundle), naming the
+    ``-s`` file that holds Amazon RDS CAs when there is one: ``-b`` and ``-s`` were swapped.
+
+    Only runs after the bundle was refused, and reads each file through the same size caps as
+    a store or a bundle, so a hostile path costs no more than the run would have.
+    """
+    try:
+        kind = detect_type(read_bytes(bundle))
+    except StoreError:
+        return None
+    if kind not in (StoreType.JKS, StoreType.JCEKS, StoreType.PKCS12):
+        return None
+    what = f"{bundle} is a {kind.value.upper()} keystore, not a CA bundle"
+    for spec in specs:
+        try:
+            cas = read_bundle(spec.path, allow_foreign=True, accept_unknown_rds=True)
+        except BundleError:
+            continue
+        if any(c.is_rds for c in cas):
+            return (
+                f"{what}, and {spec.path} (given with -s) is a bundle of Amazon RDS CAs: the two "
+                f"look swapped; try: rdstrust merge -b {shlex.quote(str(spec.path))} "
+                f"-s {shlex.quote(str(bundle))}"
+            )
+    return f"{what}: give the RDS CA bundle with -b/--bundle and the store with -s/--store."
 
 
 def _summary(result: MergeResult) -> str:

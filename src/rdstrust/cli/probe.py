@@ -17,45 +17,54 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.fetch import check_output_path
 from rdstrust.probe import DEFAULT_TIMEOUT, ProbeResult, StartTLS, default_port, parse_target
 from rdstrust.probe import probe as run_probe
 from rdstrust.text import safe
 
-
-def probe(
-    target: Annotated[
-        str,
-        typer.Argument(
-            metavar="HOST[:PORT]",
-            help="HOST[:PORT] of the PostgreSQL or MySQL endpoint ([v6-address]:PORT; default port "
-            "5432, 3306 with --starttls mysql).",
-            show_default=False,
-        ),
-    ],
-    starttls: StartTLSOption = None,
-    timeout: ConnectTimeoutOption = None,
-    server_name: Annotated[
+#: The options of ``probe``.
+PROBE = (
+    Opt(
+        "target",
+        Annotated[
+            str,
+            typer.Argument(
+                metavar="HOST[:PORT]",
+                help="HOST[:PORT] of the PostgreSQL or MySQL endpoint "
+                "([v6-address]:PORT; default port "
+                "5432, 3306 with --starttls mysql).",
+                show_default=False,
+            ),
+        ],
+        ...,
+    ),
+    Opt("starttls", StartTLSOption, None),
+    Opt("timeout", ConnectTimeoutOption, None),
+    option(
+        "server_name",
         str | None,
-        typer.Option(
-            "--server-name",
-            metavar="NAME",
-            help="Name to send as SNI (default: the host, unless it is an IP address).",
-            show_default=False,
-        ),
-    ] = None,
-    save_chain: Annotated[
+        None,
+        "--server-name",
+        metavar="NAME",
+        help="Name to send as SNI (default: the host, unless it is an IP address).",
+        show_default=False,
+    ),
+    option(
+        "save_chain",
         Path | None,
-        typer.Option(
-            "--save-chain",
-            metavar="FILE",
-            help="Write the chain the server sent (PEM, leaf first) to this file for "
-            "'verify --chain'.",
-            show_default=False,
-        ),
-    ] = None,
-    json: JsonOption = False,
-) -> None:
+        None,
+        "--save-chain",
+        metavar="FILE",
+        help="Write the chain the server sent (PEM, leaf first) to this file for 'verify --chain'.",
+        show_default=False,
+    ),
+    Opt("json", JsonOption, False),
+)
+
+
+@command(PROBE)
+def probe(v: Values) -> None:
     """Connect like a PostgreSQL (or MySQL) client, show the server's chain and its RDS CA.
 
     Exit codes: 0 the chain was read, 2 bad HOST[:PORT] or option value, 5 --save-chain not
@@ -63,22 +72,24 @@ def probe(
     --starttls mysql or port 3306).
     """
     with exit_on_error():
-        host, port = parse_target(target, default_port(starttls))
-        if save_chain is not None:
+        host, port = parse_target(v["target"], default_port(v["starttls"]))
+        if v["save_chain"] is not None:
             # Before connecting: a chain that cannot be saved is not worth a handshake.
-            check_output_path(save_chain, "--save-chain")
+            check_output_path(v["save_chain"], "--save-chain")
         result = run_probe(
             host,
             port,
-            starttls=starttls or StartTLS.AUTO,
-            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-            server_name=server_name,
+            starttls=v["starttls"] or StartTLS.AUTO,
+            timeout=DEFAULT_TIMEOUT if v["timeout"] is None else v["timeout"],
+            server_name=v["server_name"],
         )
-        if save_chain is not None:
-            write_bytes_atomic(save_chain, result.chain.to_pem())
-    emit(result, json=json, human=render_probe(result))
-    if save_chain is not None:
-        err(f"chain of {len(result.certificates)} certificate(s) written to {safe(save_chain)}")
+        if v["save_chain"] is not None:
+            write_bytes_atomic(v["save_chain"], result.chain.to_pem())
+    emit(result, json=v["json"], human=render_probe(result))
+    if v["save_chain"] is not None:
+        err(
+            f"chain of {len(result.certificates)} certificate(s) written to {safe(v['save_chain'])}"
+        )
 
 
 def render_probe(result: ProbeResult) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from rdstrust.aws.inventory import ResourceKind
@@ -27,6 +25,7 @@ from rdstrust.cli._common import (
     exit_on_error,
     seconds,
 )
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.cli.instances import (
     AwsBundleOption,
     EndpointOption,
@@ -38,119 +37,147 @@ from rdstrust.errors import ExitCode, UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.probe import StartTLS
 
-
-def rotate(
-    stores: Annotated[
+#: The options of ``rotate``.
+ROTATE = (
+    option(
+        "stores",
         list[str],
-        typer.Option(
-            "--store",
-            "-s",
-            metavar="PATH[,storepass:env=VAR|file=FILE|none]",
-            help="Trust store that must trust the target CA first (JKS, PKCS12 or PEM); repeat.",
-            show_default=False,
-        ),
-    ],
-    instance: Annotated[
+        ...,
+        "--store",
+        "-s",
+        metavar="PATH[,storepass:env=VAR|file=FILE|none]",
+        help="Trust store that must trust the target CA first (JKS, PKCS12 or PEM); repeat.",
+        show_default=False,
+    ),
+    option(
+        "instance",
         str | None,
-        typer.Option("--instance", metavar="ID", help="DB instance to rotate.", show_default=False),
-    ] = None,
-    cluster: Annotated[
+        None,
+        "--instance",
+        metavar="ID",
+        help="DB instance to rotate.",
+        show_default=False,
+    ),
+    option(
+        "cluster",
         str | None,
-        typer.Option("--cluster", metavar="ID", help="DB cluster to rotate.", show_default=False),
-    ] = None,
-    to: Annotated[
+        None,
+        "--cluster",
+        metavar="ID",
+        help="DB cluster to rotate.",
+        show_default=False,
+    ),
+    option(
+        "to",
         str,
-        typer.Option("--to", metavar="CA", help="CA to rotate to (a G1 CA identifier)."),
-    ] = DEFAULT_TARGET,
-    region: Annotated[
+        DEFAULT_TARGET,
+        "--to",
+        metavar="CA",
+        help="CA to rotate to (a G1 CA identifier).",
+    ),
+    option(
+        "region",
         str | None,
-        typer.Option(
-            "--region",
-            metavar="REGION",
-            help="Region of the instance (default: the configured region).",
-            show_default=False,
-        ),
-    ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Apply the change (without it: show the plan only).")
-    ] = False,
-    apply_immediately: Annotated[
+        None,
+        "--region",
+        metavar="REGION",
+        help="Region of the instance (default: the configured region).",
+        show_default=False,
+    ),
+    option("yes", bool, False, "--yes", help="Apply the change (without it: show the plan only)."),
+    option(
+        "apply_immediately",
         bool,
-        typer.Option(
-            "--apply-immediately",
-            help="Apply now instead of in the next maintenance window.",
-        ),
-    ] = False,
-    no_restart: Annotated[
+        False,
+        "--apply-immediately",
+        help="Apply now instead of in the next maintenance window.",
+    ),
+    option(
+        "no_restart",
         bool,
-        typer.Option(
-            "--no-restart",
-            help="Rotate without restarting the instance (CertificateRotationRestart=false; "
-            "PostgreSQL, MySQL, MariaDB and their Aurora engines).",
-        ),
-    ] = False,
-    wait: Annotated[
+        False,
+        "--no-restart",
+        help="Rotate without restarting the instance (CertificateRotationRestart=false; "
+        "PostgreSQL, MySQL, MariaDB and their Aurora engines).",
+    ),
+    option(
+        "wait",
         bool,
-        typer.Option(
-            "--wait", help="After --apply-immediately, wait until the new CA is reported."
-        ),
-    ] = False,
-    wait_timeout: Annotated[
+        False,
+        "--wait",
+        help="After --apply-immediately, wait until the new CA is reported.",
+    ),
+    option(
+        "wait_timeout",
         float,
-        typer.Option("--wait-timeout", metavar="SECONDS", parser=seconds, help="Longest --wait."),
-    ] = DEFAULT_WAIT_TIMEOUT,
-    wait_interval: Annotated[
+        DEFAULT_WAIT_TIMEOUT,
+        "--wait-timeout",
+        metavar="SECONDS",
+        parser=seconds,
+        help="Longest --wait.",
+    ),
+    option(
+        "wait_interval",
         float,
-        typer.Option(
-            "--wait-interval", metavar="SECONDS", parser=seconds, help="Seconds between polls."
-        ),
-    ] = DEFAULT_WAIT_INTERVAL,
-    do_probe: Annotated[
+        DEFAULT_WAIT_INTERVAL,
+        "--wait-interval",
+        metavar="SECONDS",
+        parser=seconds,
+        help="Seconds between polls.",
+    ),
+    option(
+        "do_probe",
         bool,
-        typer.Option(
-            "--probe", help="After --wait, probe the endpoint and report the CA it now uses."
-        ),
-    ] = False,
-    starttls: StartTLSOption = None,
-    profile: ProfileOption = None,
-    endpoint: EndpointOption = None,
-    bundle: AwsBundleOption = None,
-    storepass_env: StorePassEnvOption = None,
-    storepass_file: StorePassFileOption = None,
-    accept_unknown_rds: AcceptUnknownRdsOption = False,
-    json: JsonOption = False,
-) -> None:
+        False,
+        "--probe",
+        help="After --wait, probe the endpoint and report the CA it now uses.",
+    ),
+    Opt("starttls", StartTLSOption, None),
+    Opt("profile", ProfileOption, None),
+    Opt("endpoint", EndpointOption, None),
+    Opt("bundle", AwsBundleOption, None),
+    Opt("storepass_env", StorePassEnvOption, None),
+    Opt("storepass_file", StorePassFileOption, None),
+    Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+    Opt("json", JsonOption, False),
+)
+
+
+@command(ROTATE)
+def rotate(v: Values) -> None:
     """Rotate one DB instance or cluster to a new CA once every store trusts it.
 
     Exit codes: 0 planned (no --yes) or applied, 1 refused (a store does not trust the target
     CA), 2 bad option, 3 bad bundle, 5 unreadable store, 6 --probe failed, 7 boto3 missing
     (install 'rdstrust[aws]'), 9 an AWS call failed or --wait timed out.
     """
-    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
-        if (instance is None) == (cluster is None):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
+        if (v["instance"] is None) == (v["cluster"] is None):
             raise UsageError("Name exactly one of --instance ID or --cluster ID.")
         request = RotateOptions(
-            kind=ResourceKind.INSTANCE if instance is not None else ResourceKind.CLUSTER,
-            identifier=instance or cluster or "",
-            target=check_target(to),
-            region=region,
-            apply_immediately=apply_immediately,
-            no_restart=no_restart,
-            yes=yes,
-            wait=wait,
-            wait_timeout=wait_timeout,
-            wait_interval=wait_interval,
-            probe=do_probe,
-            starttls=starttls or StartTLS.POSTGRES,
+            kind=ResourceKind.INSTANCE if v["instance"] is not None else ResourceKind.CLUSTER,
+            identifier=v["instance"] or v["cluster"] or "",
+            target=check_target(v["to"]),
+            region=v["region"],
+            apply_immediately=v["apply_immediately"],
+            no_restart=v["no_restart"],
+            yes=v["yes"],
+            wait=v["wait"],
+            wait_timeout=v["wait_timeout"],
+            wait_interval=v["wait_interval"],
+            probe=v["do_probe"],
+            starttls=v["starttls"] or StartTLS.POSTGRES,
         )
-        options = aws_options(profile, endpoint)
-        contents, reference = load_stores(stores, bundle, storepass_env, storepass_file)
+        options = aws_options(v["profile"], v["endpoint"])
+        contents, reference = load_stores(
+            v["stores"], v["bundle"], v["storepass_env"], v["storepass_file"]
+        )
         result = run_rotation(options, request, contents, reference)
-    emit(result, json=json, human=render_rotation(result))
-    _summary(result.plan, result, yes)
+    emit(result, json=v["json"], human=render_rotation(result))
+    _summary(result.plan, result, yes=v["yes"])
 
 
-def _summary(plan: RotationPlan, result: RotationResult, yes: bool) -> None:
+def _summary(plan: RotationPlan, result: RotationResult, *, yes: bool) -> None:
     if not plan.allowed:
         err(
             f"Refused: {len(plan.blocking)} store(s) do not trust {plan.target_ca} for "

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from rdstrust.bundle import read_bundle
 from rdstrust.cli._common import (
@@ -17,24 +14,36 @@ from rdstrust.cli._common import (
     err,
     exit_on_error,
 )
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.split import SplitResult, split_bundle
 from rdstrust.text import safe
 
+#: The options of ``split``.
+SPLIT = (
+    Opt("bundle", BundleArgument, ...),
+    option(
+        "out_dir",
+        Path,
+        Path("rds-certs"),
+        "--out-dir",
+        "-d",
+        help="Directory to write the files into.",
+    ),
+    Opt("allow_foreign", AllowForeignOption, False),
+    Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
+    Opt("json", JsonOption, False),
+)
 
-def split(
-    bundle: BundleArgument,
-    out_dir: Annotated[
-        Path, typer.Option("--out-dir", "-d", help="Directory to write the files into.")
-    ] = Path("rds-certs"),
-    allow_foreign: AllowForeignOption = False,
-    accept_unknown_rds: AcceptUnknownRdsOption = False,
-    json: JsonOption = False,
-) -> None:
+
+@command(SPLIT)
+def split(v: Values) -> None:
     """Split a bundle into one PEM file per certificate (named by alias) plus manifest.json."""
-    with exit_on_error(), accepting_unknown_rds(accept_unknown_rds):
-        result = split_bundle(read_bundle(bundle, allow_foreign=allow_foreign), out_dir)
-    emit(result, json=json, human=render_split(result))
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
+        result = split_bundle(
+            read_bundle(v["bundle"], allow_foreign=v["allow_foreign"]), v["out_dir"]
+        )
+    emit(result, json=v["json"], human=render_split(result))
     err(
         f"{len(result.files)} certificates from {safe(result.source)} in {safe(result.out_dir)}: "
         f"{result.written} file(s) written, {result.unchanged} unchanged"

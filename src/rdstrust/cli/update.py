@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -25,14 +26,21 @@ from rdstrust.cli._common import (
 )
 from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.cli._source import SOURCE, fetch_with_progress, source_options
-from rdstrust.clients import ClientSettings
+from rdstrust.clients import JVM_DEFAULT_NOTE, ClientSettings, jvm_default_truststore
 from rdstrust.errors import UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
 from rdstrust.pathcheck import read_chain
 from rdstrust.runner import StoreFailure
 from rdstrust.text import safe
-from rdstrust.update import READY, StoreUpdate, UpdateOptions, UpdateResult, update_stores
+from rdstrust.update import (
+    READY,
+    StoreUpdate,
+    UpdateOptions,
+    UpdateResult,
+    UpdateStatus,
+    update_stores,
+)
 
 CreateOption = Annotated[
     bool,
@@ -55,8 +63,8 @@ UpdateRegionOption = Annotated[
     typer.Option(
         "--region",
         help="Region code (us-east-1, us-gov-west-1, cn-north-1) or 'global': the bundle to "
-        "download, and (unless global) the region whose CAs every store must trust, also "
-        "with --source or --url.",
+        "download, and (unless global) the only region whose CAs are merged and required, "
+        "also with --source or --url.",
         envvar="RDSTRUST_REGION",
     ),
 ]
@@ -91,7 +99,7 @@ def update(v: Values) -> None:
 
     Idempotent: a second run reports "up-to-date" and writes nothing.
     """
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         source = source_options(v)
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
@@ -99,6 +107,7 @@ def update(v: Values) -> None:
             merge=merge_options_of(v, create_missing=v["create"]),
             verify=_verify_options(v, source.region),
             check=v["check"],
+            jvm_truststore=jvm_default_truststore(v["java"]),
         )
         fetched = fetch_with_progress(source)
         for note in dict.fromkeys((*fetched.bundle.notes, *fetched.notes)):
@@ -110,9 +119,12 @@ def update(v: Values) -> None:
         result = update_stores(
             fetched.bundle, specs, options, passwords=passwords, on_failure=report
         )
+    for warning in result.warnings:
+        err(f"rdstrust: warning: {safe(warning)}")
+    # The fetch's warnings were printed as it finished; JSON carries them with the run's.
+    result = replace(result, warnings=(*fetched.warnings, *result.warnings))
     emit(result, json=v["json"], human=render_update(result))
-    ready = sum(1 for s in result.stores if s.status in READY)
-    err(f"{ready} of {len(result.stores)} store(s) trust the required RDS CAs.")
+    err(summary_line(result))
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
@@ -132,7 +144,7 @@ def _verify_options(v: Values, region: str) -> VerifyOptions:
         chain=read_chain(chain_file) if chain_file is not None else None,
         hostname=v["server_name"],
         warn_days=v["warn_days"],
-        java=java_for(v["jvm"], v["java"]),
+        java=java_for(jvm=v["jvm"], java=v["java"]),
     )
 
 
@@ -142,17 +154,60 @@ def _failure(failure: StoreFailure) -> str:
     return safe(message if failure.store in message else f"{failure.store}: {message}")
 
 
+def summary_line(result: UpdateResult) -> str:
+    """The last line on stderr: how many stores are ready, and why the others are not.
+
+    A store that could not be read or written was never judged: it is counted apart, not as
+    one that "does not trust" the CAs.
+    """
+    count = {status: 0 for status in UpdateStatus}
+    for item in result.stores:
+        count[item.status] += 1
+    failed = count[UpdateStatus.FAILED]
+    judged = len(result.stores) - failed
+    ready = sum(count[s] for s in READY)
+    parts = [f"{ready} of {judged} store(s) checked trust the required RDS CAs"]
+    if count[UpdateStatus.OUT_OF_DATE]:
+        parts.append(f"{count[UpdateStatus.OUT_OF_DATE]} would need an update")
+    if count[UpdateStatus.NOT_TRUSTED]:
+        parts.append(f"{count[UpdateStatus.NOT_TRUSTED]} still do(es) not after the merge")
+    if failed:
+        parts.append(
+            f"{failed} could not be read or written (left unchanged, not checked; see the "
+            "error above)"
+        )
+    if not judged:
+        parts[0] = "No store could be checked"
+    return "; ".join(parts) + "."
+
+
 def render_update(result: UpdateResult) -> str:
-    """One block per store: what changed, the verdict, and the client settings that use it."""
+    """One block per store: what changed, the verdict, and the client settings that use it;
+    then the notes about those settings, each once."""
     mode = " (check: nothing written)" if result.check else ""
-    lines = [f"Bundle {result.bundle}: {result.certificates} certificates{mode}"]
+    lines = [f"Bundle {safe(result.bundle)}: {result.certificates} certificates{mode}"]
+    if result.merged_certificates is not None and result.merged_certificates < result.certificates:
+        lines.append(
+            f"Merging only {safe(result.region)}'s CAs and the CAs they chain to: "
+            f"{result.merged_certificates} of {result.certificates}"
+        )
+    notes: list[str] = []
     for item in result.stores:
         lines.append("")
-        lines.extend(_render_store(item))
+        lines.extend(_render_store(item, notes))
+    if notes:
+        lines += ["", "Notes:"]
+        lines += [f"  - {safe(note)}" for note in dict.fromkeys(notes)]
     return "\n".join(lines)
 
 
-def _render_store(item: StoreUpdate) -> list[str]:
+#: The start of merge's note on the shape it writes a password-less PKCS12 in: worth saying when
+#: the store is written, noise on every run that leaves it alone.
+_WRITE_SHAPE_NOTE = "password-less PKCS12:"
+
+
+def _render_store(item: StoreUpdate, notes: list[str]) -> list[str]:
+    """The store's block; notes about client settings go to ``notes``, shown once at the end."""
     lines = [f"{safe(item.store)}: {item.status}"]
     if item.error:
         return [*lines, f"  error: {safe(item.error)}"]
@@ -164,10 +219,15 @@ def _render_store(item: StoreUpdate) -> list[str]:
             f"{len(merged.already_present)}, kept {merged.kept}, pruned {len(merged.pruned)}"
             + (f"; backup {safe(merged.backup)}" if merged.backup else "")
         )
-        lines.extend(f"  note:   {safe(note)}" for note in merged.notes)
+        lines.extend(
+            f"  note:   {safe(note)}"
+            for note in merged.notes
+            if merged.changes or not note.startswith(_WRITE_SHAPE_NOTE)
+        )
     lines.extend(_render_verdict(item))
     if item.settings is not None and item.status in READY:
         lines.extend(_render_settings(item.settings))
+        notes.extend((*item.settings.notes, *item.settings.mysql_notes))
     return lines
 
 
@@ -197,7 +257,9 @@ def _render_verdict(item: StoreUpdate) -> list[str]:
 def _render_settings(settings: ClientSettings) -> list[str]:
     """The lines a user pastes into each client's configuration."""
     rows: list[tuple[str, str]] = []
-    if settings.java_options:
+    if settings.jvm_default:
+        rows.append(("Java", JVM_DEFAULT_NOTE))
+    elif settings.java_options:
         rows.append(("Java", " ".join(settings.java_options)))
     rows += [("libpq", line) for line in settings.libpq]
     if settings.jdbc_url:
@@ -207,5 +269,4 @@ def _render_settings(settings: ClientSettings) -> list[str]:
     labels = ("MariaDB Connector/J 3.x", "MariaDB Connector/J 2.x")
     rows += list(zip(labels, settings.mariadb_jdbc_urls, strict=False))
     rows += [("mysql CLI", line) for line in settings.mysql_cli]
-    rows += [("note", note) for note in (*settings.notes, *settings.mysql_notes)]
     return [f"  {label + ':':<8} {safe(text)}" for label, text in rows]

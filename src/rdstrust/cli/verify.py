@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
+from rdstrust.amazon_roots import required_amazon_roots, split_require
 from rdstrust.bundle import Bundle
 from rdstrust.certs import G1_GENERATIONS
 from rdstrust.cli._common import (
@@ -28,7 +28,7 @@ from rdstrust.cli._common import (
     port_number,
     stores_of,
 )
-from rdstrust.cli._groups import Opt, Values, command
+from rdstrust.cli._groups import Opt, Values, command, option
 from rdstrust.errors import FetchError, UsageError
 from rdstrust.fetch import check_region_code
 from rdstrust.known_cas import accepting_unknown_rds
@@ -51,118 +51,84 @@ _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
 
 #: The options only ``verify`` has.
 VERIFY = (
-    Opt(
+    option(
         "bundle",
-        Annotated[
-            Path | None,
-            typer.Option(
-                "--bundle",
-                metavar="FILE",
-                help="Reference bundle (default: the one the last 'rdstrust fetch' cached, "
-                "else the official global bundle, downloaded).",
-                envvar="RDSTRUST_BUNDLE",
-                show_default=False,
-            ),
-        ],
+        Path | None,
         None,
+        "--bundle",
+        metavar="FILE",
+        help="Reference bundle (default: the one the last 'rdstrust fetch' cached, "
+        "else the official global bundle, downloaded).",
+        envvar="RDSTRUST_BUNDLE",
+        show_default=False,
     ),
     Opt("accept_unknown_rds", AcceptUnknownRdsOption, False),
     Opt("require", RequireOption, None),
-    Opt(
+    option(
         "region",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--region",
-                metavar="REGION",
-                help="Only require the CAs of this region (e.g. us-east-1; 'global': every "
-                "region).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--region",
+        metavar="REGION",
+        help="Only require the CAs of this region (e.g. us-east-1; 'global': every region).",
+        show_default=False,
     ),
     Opt("chain_file", ChainOption, None),
-    Opt(
+    option(
         "host",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--host",
-                metavar="HOST",
-                help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--host",
+        metavar="HOST",
+        help="Validate the chain this server sends: HOST or HOST:PORT ([v6-address]:PORT).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "port",
-        Annotated[
-            int | None,
-            typer.Option(
-                "--port",
-                metavar="PORT",
-                help=f"Port of --host (1-65535; default {DEFAULT_PORT}, 3306 with --starttls "
-                "mysql).",
-                parser=port_number,
-                show_default=False,
-            ),
-        ],
+        int | None,
         None,
+        "--port",
+        metavar="PORT",
+        help=f"Port of --host (1-65535; default {DEFAULT_PORT}, 3306 with --starttls mysql).",
+        parser=port_number,
+        show_default=False,
     ),
     Opt("starttls", StartTLSOption, None),
     Opt("timeout", ConnectTimeoutOption, None),
-    Opt(
+    option(
         "server_name",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--server-name",
-                metavar="NAME",
-                help="Host name the server certificate must be valid for (default: --host; with "
-                "--chain and no --server-name the name is not checked).",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--server-name",
+        metavar="NAME",
+        help="Host name the server certificate must be valid for (default: --host; with "
+        "--chain and no --server-name the name is not checked).",
+        show_default=False,
     ),
-    Opt(
+    option(
         "no_hostname",
-        Annotated[
-            bool,
-            typer.Option(
-                "--no-hostname",
-                help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
-            ),
-        ],
+        bool,
         False,
+        "--no-hostname",
+        help="Check the chain only, not the host name (libpq sslmode=verify-ca).",
     ),
-    Opt(
+    option(
         "at",
-        Annotated[
-            str | None,
-            typer.Option(
-                "--at",
-                metavar="TIMESTAMP",
-                help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
-                "instead of now.",
-                show_default=False,
-            ),
-        ],
+        str | None,
         None,
+        "--at",
+        metavar="TIMESTAMP",
+        help="Evaluate validity at this time (ISO 8601, UTC by default, years 1950-9000) "
+        "instead of now.",
+        show_default=False,
     ),
     Opt("warn_days", WarnDaysOption, DEFAULT_WARN_DAYS),
-    Opt(
+    option(
         "jvm",
-        Annotated[
-            bool,
-            typer.Option(
-                "--jvm",
-                help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
-            ),
-        ],
+        bool,
         False,
+        "--jvm",
+        help="Also ask the JVM (KeyStore + default TrustManagerFactory) for its verdict.",
     ),
 )
 
@@ -170,14 +136,15 @@ VERIFY = (
 @command(STORES, VERIFY, PASSWORDS, JSON)
 def verify(v: Values) -> None:
     """Check that trust stores hold the required RDS CAs and trust a server's chain."""
-    with exit_on_error(), accepting_unknown_rds(v["accept_unknown_rds"]):
+    with exit_on_error(), accepting_unknown_rds(enabled=v["accept_unknown_rds"]):
         _check_combination(v)
         when = parse_time(v["at"]) if v["at"] is not None else None
         region_code = check_region_code(v["region"]) if v["region"] is not None else "global"
-        generations = parse_generations(v["require"])
+        require, amazon = split_require(v["require"])
+        generations = parse_generations(require)
         specs = stores_of(v)
         passwords = passwords_of(v, specs)
-        java_path = java_for(v["jvm"], v["java"])
+        java_path = java_for(jvm=v["jvm"], java=v["java"])
         reference = _reference(v["bundle"])
         chain: Chain | None = None
         target = None
@@ -207,7 +174,14 @@ def verify(v: Values) -> None:
         def report(failure: StoreFailure) -> None:
             err(f"rdstrust: error: {safe(failure.message)}")
 
-        result = verify_stores(specs, reference, options, passwords=passwords, on_failure=report)
+        result = verify_stores(
+            specs,
+            reference,
+            options,
+            passwords=passwords,
+            on_failure=report,
+            also_required=required_amazon_roots(reference) if amazon else (),
+        )
     emit(result, json=v["json"], human=render_verify(result))
     passed = sum(1 for r in result.stores if r.passed)
     err(f"{passed} of {len(result.stores) + len(result.failed)} store(s) pass.")
@@ -245,7 +219,7 @@ def _reference(bundle: Path | None) -> Bundle:
         ) from None
 
 
-def _mark(ok: bool | None) -> str:
+def _mark(ok: bool | None) -> str:  # noqa: FBT001  # a table cell for a tri-state check
     return "-" if ok is None else ("ok" if ok else "FAIL")
 
 

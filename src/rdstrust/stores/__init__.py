@@ -7,178 +7,60 @@
   added without re-encoding anything else (what merge needs). :func:`create_store` makes a new one.
 
 One module per format (:mod:`.jks`, :mod:`.pkcs12`, :mod:`.pem`), each with the same ``load``
-and ``create`` functions, chosen once by :func:`detect_type`.
+and ``create`` functions, listed once in :data:`FORMATS` and chosen by :func:`detect_type`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from rdstrust.certs import CertInfo
-from rdstrust.errors import StoreError, UsageError, WrongPasswordError
+from rdstrust.atomic import real_path
+from rdstrust.errors import StoreError, UsageError
 from rdstrust.files import read_input
-
-
-class StoreType(str, Enum):
-    """The on-disk format of a trust store."""
-
-    JKS = "jks"
-    #: Java's JCEKS (same layout as JKS, another magic number); rdstrust merges into existing
-    #: JCEKS stores but does not create new ones.
-    JCEKS = "jceks"
-    PKCS12 = "pkcs12"
-    PEM = "pem"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class EntryKind(str, Enum):
-    """What a store entry holds."""
-
-    TRUSTED_CERT = "trusted-cert"
-    PRIVATE_KEY = "private-key"
-    SECRET_KEY = "secret-key"  # noqa: S105  # an entry kind, not a password
-
-    def __str__(self) -> str:
-        return self.value
+from rdstrust.stores import jks, pem, pkcs12
+from rdstrust.stores._types import (
+    EntryKind,
+    LoadedStore,
+    NewCert,
+    StoreContents,
+    StoreEntry,
+    StoreType,
+    check_password,
+    describe_der,
+)
 
 
 @dataclass(frozen=True)
-class StoreEntry:
-    """One entry of a store.
+class StoreFormat:
+    """One store format: how to recognise it, read it and (if rdstrust does) create it."""
 
-    ``certificates`` holds DER certificates: the trusted certificate, or a private key's chain
-    (leaf first). ``info`` describes the first certificate, or is ``None`` when cryptography
-    cannot parse it (the entry is still carried byte for byte). ``java_trusted`` is, for PKCS12,
-    whether the bag carries Java's trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1)
-    without which Java does not see a certificate as a trust anchor; ``None`` for other formats.
-    """
-
-    alias: str
-    kind: EntryKind
-    sha256: str | None
-    info: CertInfo | None
-    certificates: tuple[bytes, ...] = field(default=(), repr=False, metadata={"json": False})
-    java_trusted: bool | None = None
-
-
-@dataclass(frozen=True)
-class StoreContents:
-    """A loaded store: its real path, format and entries in file order."""
-
-    path: str
     type: StoreType
-    entries: tuple[StoreEntry, ...]
-    #: Whether a password was needed to read the certificates (PKCS12 with encrypted bags).
-    password_required: bool = False
-
-    def trusted(self) -> tuple[StoreEntry, ...]:
-        """Entries Java (or libpq, for PEM) uses as trust anchors."""
-        return tuple(e for e in self.entries if e.kind is EntryKind.TRUSTED_CERT)
-
-    def fingerprints(self) -> frozenset[str]:
-        """SHA-256 fingerprints of the trusted certificates."""
-        return frozenset(e.sha256 for e in self.trusted() if e.sha256)
+    #: Whether bytes are of this format (magic number, DER shape, PEM text).
+    sniff: Callable[[bytes], bool]
+    load: Callable[..., LoadedStore]
+    #: ``None`` for a format rdstrust merges into but never creates (JCEKS).
+    create: Callable[..., bytes] | None
 
 
-@dataclass(frozen=True)
-class NewCert:
-    """A certificate to add to a store as a trusted-certificate entry under ``alias``."""
-
-    alias: str
-    der: bytes = field(repr=False, metadata={"json": False})
-    subject: str
-    #: Used as the entry timestamp where the format has one (JKS): fixed, so output is stable.
-    #: Normalised to UTC; a naive value is taken as UTC (never as local time, which would make
-    #: the bytes depend on the machine's time zone).
-    not_before: datetime
-
-    def __post_init__(self) -> None:
-        when = self.not_before
-        when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
-        object.__setattr__(self, "not_before", when.astimezone(timezone.utc))
-
-    @classmethod
-    def from_info(cls, info: CertInfo, alias: str | None = None) -> NewCert:
-        """The entry for a described certificate (its own alias unless ``alias`` is given)."""
-        return cls(alias or info.alias, info.der, info.subject, info.not_before)
+def _magic(value: int) -> Callable[[bytes], bool]:
+    return lambda data: len(data) >= 4 and int.from_bytes(data[:4], "big") == value
 
 
-class LoadedStore(Protocol):
-    """A parsed store that can be written back; implemented by each format module."""
-
-    entries: tuple[StoreEntry, ...]
-    #: Whether a password was needed to read the certificates (PKCS12 with encrypted bags).
-    password_required: bool
-    #: Whether the store's integrity was checked (False for JKS read without its password).
-    verified: bool
-
-    @property
-    def password_less(self) -> bool:
-        """Whether the store is written without any password (PEM, JDK 18+ style PKCS12)."""
-        ...
-
-    @property
-    def profile(self) -> str | None:
-        """The PKCS12 profile matching how the store is protected now; ``None`` for others."""
-        ...
-
-    def render(
-        self,
-        *,
-        remove: frozenset[int],
-        add: Sequence[NewCert],
-        password: str | None,
-        profile: str | None = None,
-    ) -> bytes:
-        """The store's bytes with entries at indices ``remove`` dropped and ``add`` appended.
-
-        Every other entry keeps its original bytes. Raises :class:`StoreError` when the store
-        cannot be written (for example, no password for a JKS store).
-        """
-        ...
-
-
-def check_password(password: str | None, source: str | None) -> None:
-    """Raise :class:`WrongPasswordError` for a password that is not Unicode text.
-
-    Python keeps bytes that are not UTF-8 (``RDSTRUST_STOREPASS=$'\\xff'``) as lone surrogates,
-    which neither UTF-8 (PBKDF2) nor UTF-16 (the PKCS12 KDF, JKS) can encode; no store written
-    by Java or OpenSSL can have such a password.
-    """
-    if password is None:
-        return
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:
-        where = f"for {source} " if source else ""
-        raise WrongPasswordError(
-            f"The password given {where}holds bytes that are not UTF-8 text, so it cannot be "
-            "a store password; give the password as UTF-8 text.",
-            path=source,
-        ) from None
-
-
-def describe_der(der: bytes) -> CertInfo | None:
-    """:class:`CertInfo` for DER bytes, or ``None`` when cryptography cannot parse them."""
-    from cryptography import x509
-
-    from rdstrust.certs import DECODE_ERRORS, describe
-
-    with warnings.catch_warnings():
-        # Debian's cacerts has certificates with serial number 0, which cryptography warns about.
-        warnings.simplefilter("ignore")
-        try:
-            return describe(x509.load_der_x509_certificate(der), der)
-        except DECODE_ERRORS:  # unparseable: the entry is still carried byte for byte
-            return None
+#: Every format, in the order detection tries them (magic numbers first, PEM text last).
+FORMATS: tuple[StoreFormat, ...] = (
+    StoreFormat(StoreType.JKS, _magic(jks.MAGIC_JKS), jks.load, jks.create),
+    StoreFormat(StoreType.JCEKS, _magic(jks.MAGIC_JCEKS), jks.load, None),
+    StoreFormat(
+        StoreType.PKCS12,
+        lambda data: data[:1] == b"\x30" and pkcs12.looks_like_pkcs12(data),
+        pkcs12.load,
+        pkcs12.create,
+    ),
+    StoreFormat(StoreType.PEM, pem.looks_like_pem, pem.load, pem.create),
+)
+_BY_TYPE = {f.type: f for f in FORMATS}
 
 
 def detect_type(data: bytes) -> StoreType | None:
@@ -187,18 +69,7 @@ def detect_type(data: bytes) -> StoreType | None:
     JKS and JCEKS by magic number, PKCS12 as a DER ``PFX`` (version 3 with a PKCS7
     authenticated safe), PEM as text with a ``CERTIFICATE`` block.
     """
-    from rdstrust.stores import jks, pem, pkcs12
-
-    magic = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
-    if magic == jks.MAGIC_JKS:
-        return StoreType.JKS
-    if magic == jks.MAGIC_JCEKS:
-        return StoreType.JCEKS
-    if data[:1] == b"\x30" and pkcs12.looks_like_pkcs12(data):
-        return StoreType.PKCS12
-    if pem.looks_like_pem(data):
-        return StoreType.PEM
-    return None
+    return next((f.type for f in FORMATS if f.sniff(data)), None)
 
 
 def type_from_name(path: str | Path) -> StoreType | None:
@@ -219,7 +90,7 @@ def type_from_name(path: str | Path) -> StoreType | None:
 
 
 #: The formats :func:`create_store` writes new stores in.
-CREATABLE_TYPES = (StoreType.JKS, StoreType.PKCS12, StoreType.PEM)
+CREATABLE_TYPES = tuple(f.type for f in FORMATS if f.create is not None)
 
 
 #: Stores larger than this are refused: a full JDK cacerts is about 200 KB.
@@ -240,8 +111,6 @@ def parse_store(
     data: bytes, *, source: str, password: str | None, store_type: StoreType | None = None
 ) -> tuple[StoreType, LoadedStore]:
     """Parse store bytes (type detected unless given); see :func:`load_store`."""
-    from rdstrust.stores import jks, pem, pkcs12
-
     detected = detect_type(data)
     if detected is None and pkcs12.looks_like_ber_pkcs12(data):
         raise StoreError(
@@ -263,14 +132,7 @@ def parse_store(
             "as requested; drop --store-type or fix it.",
             path=source,
         )
-    loaded: LoadedStore
-    if detected in (StoreType.JKS, StoreType.JCEKS):
-        loaded = jks.load(data, source=source, password=password)
-    elif detected is StoreType.PKCS12:
-        loaded = pkcs12.load(data, source=source, password=password)
-    else:
-        loaded = pem.load(data, source=source, password=password)
-    return detected, loaded
+    return detected, _BY_TYPE[detected].load(data, source=source, password=password)
 
 
 def load_store(
@@ -290,8 +152,6 @@ def read_store(
     :class:`rdstrust.errors.WrongPasswordError` for a wrong password or a modified store and
     :class:`rdstrust.errors.StoreError` for anything else (missing, unreadable, not a store).
     """
-    from rdstrust.atomic import real_path
-
     kind, loaded = load_store(path, password, store_type)
     return StoreContents(
         path=str(real_path(path)),
@@ -312,28 +172,24 @@ def create_store(
 
     Raises :class:`UsageError` for JCEKS: rdstrust only merges into existing JCEKS stores.
     """
-    from rdstrust.stores import jks, pem, pkcs12
-
-    if store_type not in CREATABLE_TYPES:
+    create = _BY_TYPE[store_type].create
+    if create is None:
         raise UsageError(
             f"rdstrust creates jks, pkcs12 or pem stores, not {store_type.value}; create the "
             "store with keytool first, or pick one of those types."
         )
-
-    if store_type is StoreType.JKS:
-        return jks.create(add, password=password, profile=profile)
-    if store_type is StoreType.PKCS12:
-        return pkcs12.create(add, password=password, profile=profile)
-    return pem.create(add, password=password, profile=profile)
+    return create(add, password=password, profile=profile)
 
 
 __all__ = [
     "CREATABLE_TYPES",
+    "FORMATS",
     "EntryKind",
     "LoadedStore",
     "NewCert",
     "StoreContents",
     "StoreEntry",
+    "StoreFormat",
     "StoreType",
     "check_password",
     "create_store",

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rdstrust.errors import StoreError, WrongPasswordError
-from rdstrust.stores import EntryKind, NewCert, StoreEntry, check_password, describe_der
+from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, check_password, describe_der
 
 MAGIC_JKS = 0xFEEDFEED
 MAGIC_JCEKS = 0xCECECECE

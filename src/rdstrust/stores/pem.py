@@ -42,7 +42,8 @@ from rdstrust.pemscan import (
     scan,
     shown_label,
 )
-from rdstrust.stores import EntryKind, NewCert, StoreEntry, describe_der
+from rdstrust.stores import _der
+from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.text import safe
 
 
@@ -54,8 +55,6 @@ class _Span:
 
 def _first_element(data: bytes) -> bytes:
     # An OpenSSL "TRUSTED CERTIFICATE" is the certificate followed by trust settings.
-    from rdstrust.stores import _der
-
     try:
         tlv, _ = _der.read_tlv(data)
     except _der.DerError:

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 from rdstrust.certs import CertInfo
 from rdstrust.errors import StoreError, WrongPasswordError
-from rdstrust.stores import EntryKind, NewCert, StoreEntry, check_password, describe_der
 from rdstrust.stores import _der as der
 from rdstrust.stores import _pbe as pbe
 from rdstrust.stores._der import DerError, Tlv
@@ -49,6 +48,7 @@ from rdstrust.stores._pbe import (
     Undecryptable,
     WorkBudgetExceeded,
 )
+from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, check_password, describe_der
 
 OID_DATA = "1.2.840.113549.1.7.1"
 OID_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
@@ -599,7 +599,7 @@ def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> P
                 "decrypts it; restore the file from a backup.",
                 path=source,
             )
-        raise _wrong_password(source, True)
+        raise _wrong_password(source, has_mac=True)
     if password is None and any(s.bags is None for s in safes):
         raise WrongPasswordError(
             f"{source} is a password-protected PKCS12 store (its certificates are encrypted); "
@@ -646,7 +646,7 @@ def _open_safes(
                         "rdstrust cannot read or rewrite it.",
                         path=source,
                     ) from None
-                raise _wrong_password(source, mac is not None) from None
+                raise _wrong_password(source, has_mac=mac is not None) from None
             bags, plaintext = opened
             old = pbe.password_keyed_salt(password, b"rdstrust-pkcs12", plaintext)
             salt = pbe.salt_of(env.alg)
@@ -676,7 +676,7 @@ def _decrypt_bags(
     return failure
 
 
-def _wrong_password(source: str, has_mac: bool) -> WrongPasswordError:
+def _wrong_password(source: str, *, has_mac: bool) -> WrongPasswordError:
     check = "its PKCS12 MAC does not match" if has_mac else "it cannot be decrypted"
     return WrongPasswordError(
         f"{source}: wrong password, or the store was modified ({check}); check the password, "
