@@ -38,6 +38,7 @@ COMMANDS = (
     "rotate",
     "audit",
     "os-trust",
+    "doctor",
 )
 # Environment that would change what a case does; each test starts without it.
 _ENV = (
@@ -235,6 +236,15 @@ CASES: dict[str, list[Case]] = {
         c("--source {g1} --root {missing}", 2, "is not a directory"),
         c("--source {g1} --root {dir} --include bogus", 2, "Unknown --include"),
         c("--source {g1} --root {dir} --update-command '\"'", 2, "cannot be split"),
+    ],
+    "doctor": [
+        c("--bundle {g1}", 2, "with --jdbc-url"),
+        c("--jdbc-url postgresql://db/x --bundle {g1}", 2, "must start with jdbc:postgresql:"),
+        c("--jdbc-url 'jdbc:postgresql://db/x?sslmode=bogus' --bundle {missing}", 2, "sslmode"),
+        c('--jdbc-url jdbc:postgresql://db/x --java-options "-Dx=\'a"', 2, "split like a shell"),
+        c("--jdbc-url jdbc:postgresql://db/x --chain {chain} --host db", 2, "not both"),
+        c("--jdbc-url jdbc:postgresql://db/x --storepass-env NO_SUCH_VAR_X", 2, "is not set"),
+        c("--jdbc-url jdbc:postgresql://db/x --bundle {missing}", 3, "does not exist"),
     ],
 }
 

@@ -12,6 +12,7 @@ import typer
 from rdstrust import __version__
 from rdstrust.cli._help import Command, epilog, exit_codes_text
 from rdstrust.cli.audit import audit
+from rdstrust.cli.doctor import doctor
 from rdstrust.cli.fetch import fetch
 from rdstrust.cli.inspect import inspect
 from rdstrust.cli.instances import instances
@@ -65,6 +66,7 @@ for _name, _function in (
     ("instances", instances),
     ("rotate", rotate),
     ("os-trust", os_trust),
+    ("doctor", doctor),
 ):
     app.command(_name, cls=Command, epilog=epilog(_name))(_function)
 

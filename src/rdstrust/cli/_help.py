@@ -104,6 +104,22 @@ HELP: dict[str, tuple[tuple[str, ...], tuple[ExitCode, ...]]] = {
         ),
         (*_COMMON, E.NOT_TRUSTED, E.BAD_BUNDLE, E.STORE_ERROR, E.TOOL_MISSING, E.AWS_FAILED),
     ),
+    "doctor": (
+        (
+            "rdstrust doctor --jdbc-url 'jdbc:postgresql://db:5432/app?sslmode=verify-full'",
+            "rdstrust doctor --env --jdbc-url 'jdbc:mysql://db/app?sslMode=VERIFY_IDENTITY' --json",
+            "rdstrust doctor --jdbc-url URL --java-options '-Djavax.net.ssl.trustStore=app.p12'",
+        ),
+        (
+            *_COMMON,
+            E.NOT_TRUSTED,
+            E.BAD_BUNDLE,
+            E.FETCH_FAILED,
+            E.STORE_ERROR,
+            E.PROBE_FAILED,
+            E.TOOL_MISSING,
+        ),
+    ),
     "os-trust": (
         (
             "rdstrust os-trust                       # Debian/Ubuntu/Alpine or RHEL, detected",
