@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, missing, require_tool
 from hypothesis import given
 from hypothesis import strategies as st
 from mysqlserver import MySQLServer, mysql_server  # noqa: F401  (session fixture)
 from pgserver import PgServer, pg_server  # noqa: F401  (session fixture)
+from support import FIXTURES, missing, require_tool
 from test_verify import G1, NEW_CA, PASSWORD, certs, make_store
 from typer.testing import CliRunner
 
