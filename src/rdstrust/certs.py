@@ -14,15 +14,18 @@ of the CAs AWS really published (:mod:`rdstrust.known_cas`). An Amazon-RDS-named
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -159,9 +162,63 @@ def der_to_pem(der: bytes) -> bytes:
 
 def sha256_hex(der: bytes) -> str:
     """Lower-case hex SHA-256 of DER bytes: the identity rdstrust compares certificates by."""
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(der)
-    return digest.finalize().hex()
+    return hashlib.sha256(der).hexdigest()
+
+
+#: "Amazon RDS" as each string type of a name spells it (PrintableString, UTF8String and the
+#: other single-byte types; BMPString; UniversalString).
+_RDS_MARKS = tuple(_RDS_OU.encode(codec) for codec in ("ascii", "utf-16-be", "utf-32-be"))
+
+
+def could_be_rds(der: bytes) -> bool:
+    """False when ``der`` cannot be an Amazon RDS CA: its bytes never spell "Amazon RDS".
+
+    :attr:`CertInfo.is_rds` needs the organizational unit "Amazon RDS", so a certificate whose
+    bytes hold that text in none of the encodings a name may use is not one; checking the bytes
+    spares describing every other certificate of a large store.
+    """
+    return any(mark in der for mark in _RDS_MARKS)
+
+
+#: The descriptions of the current run, by DER bytes (``None`` outside :func:`describe_once`).
+_RUN_CACHE: ContextVar[dict[bytes, CertInfo | None] | None] = ContextVar(
+    "rdstrust_describe_cache", default=None
+)
+
+
+@contextmanager
+def describe_once() -> Iterator[None]:
+    """Within this block, each certificate (by its DER bytes) is described at most once.
+
+    One run of a command sees the same certificates again and again (the bundle, the store, the
+    store read back after writing, the verdict): a description is a pure function of the bytes,
+    so the run keeps each one. The cache belongs to the run and is dropped when the block ends:
+    a process-wide one would keep every certificate ever seen alive (and freeing 50,000 of them
+    at interpreter exit took 1.4 s). Nested blocks share the outermost one's cache.
+    """
+    if _RUN_CACHE.get() is not None:
+        yield
+        return
+    token = _RUN_CACHE.set({})
+    try:
+        yield
+    finally:
+        _RUN_CACHE.reset(token)
+
+
+def cached_description(der: bytes) -> tuple[bool, CertInfo | None]:
+    """``(True, info)`` when this run already described ``der`` (``info`` may be ``None``)."""
+    cache = _RUN_CACHE.get()
+    if cache is None or der not in cache:
+        return False, None
+    return True, cache[der]
+
+
+def remember_description(der: bytes, info: CertInfo | None) -> None:
+    """Keep ``info`` (``None``: not decodable) as the description of ``der`` for this run."""
+    cache = _RUN_CACHE.get()
+    if cache is not None:
+        cache[der] = info
 
 
 def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -248,8 +305,19 @@ def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
     """Build the :class:`CertInfo` of a parsed certificate.
 
     Raises one of :data:`DECODE_ERRORS` when a field needed here cannot be decoded; callers
-    translate that into their own error with the file name.
+    translate that into their own error with the file name. Inside :func:`describe_once`, a
+    certificate given with its ``der`` bytes is described once per run.
     """
+    if der is not None:
+        hit, known = cached_description(der)
+        if hit and known is not None:
+            return known
+    info = _describe(cert, der)
+    remember_description(info.der, info)
+    return info
+
+
+def _describe(cert: x509.Certificate, der: bytes | None) -> CertInfo:
     with warnings.catch_warnings():
         # cryptography warns on serial number 0 and other oddities of real-world roots
         # (Debian's cacerts has some); they are still certificates to carry and report.

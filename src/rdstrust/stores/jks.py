@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rdstrust.errors import StoreError, WrongPasswordError
-from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, check_password, describe_der
+from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, check_password
 
 MAGIC_JKS = 0xFEEDFEED
 MAGIC_JCEKS = 0xCECECECE
@@ -264,12 +264,11 @@ def _read_entry(reader: _Reader, version: int, magic: int, source: str) -> _Raw:
             "damaged or of a newer kind.",
             path=source,
         )
-    info = describe_der(certs[0]) if certs else None
+    # Only the fingerprint now: the entry describes its certificate when a report asks.
     entry = StoreEntry(
         alias=alias,
         kind=kind,
         sha256=_sha256(certs[0]) if certs else None,
-        info=info,
         certificates=certs,
     )
     return _Raw(raw=reader.data[start : reader.pos], entry=entry)

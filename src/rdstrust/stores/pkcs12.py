@@ -689,17 +689,22 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
     """Group bags into entries as Java's PKCS12KeyStore.engineLoad does."""
     located = [(si, bi, bag) for si, s in enumerate(safes) for bi, bag in enumerate(s.bags or ())]
     certs = [(si, bi, b) for si, bi, b in located if b.type_oid == OID_CERT_BAG and b.cert]
-    parsed = {b.cert: describe_der(b.cert) for _, _, b in certs if b.cert}
-    by_subject = {
-        info.certificate.subject.public_bytes(): der_bytes
-        for der_bytes, info in parsed.items()
-        if info is not None
-    }
     key_ids = {
         b.local_key_id
         for _, _, b in located
         if b.type_oid in (OID_KEY_BAG, OID_SHROUDED_KEY_BAG) and b.local_key_id
     }
+    # Chains are built by subject and issuer, so certificates are parsed only when the store
+    # holds private keys; a truststore's entries are described when a report asks.
+    parsed: dict[bytes, CertInfo | None] = {}
+    by_subject: dict[bytes, bytes] = {}
+    if any(b.type_oid in (OID_KEY_BAG, OID_SHROUDED_KEY_BAG) for _, _, b in located):
+        parsed = {b.cert: describe_der(b.cert) for _, _, b in certs if b.cert}
+        by_subject = {
+            info.certificate.subject.public_bytes(): der_bytes
+            for der_bytes, info in parsed.items()
+            if info is not None
+        }
     chain_members: set[bytes] = set()
     entries: list[StoreEntry] = []
     entry_bags: list[tuple[int, int]] = []
@@ -712,7 +717,6 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                     alias=bag.friendly_name or _unnamed(bag),
                     kind=EntryKind.PRIVATE_KEY,
                     sha256=hashlib.sha256(chain[0]).hexdigest() if chain else None,
-                    info=parsed.get(chain[0]) if chain else None,
                     certificates=tuple(chain),
                 )
             )
@@ -723,7 +727,6 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                     alias=bag.friendly_name or _unnamed(bag),
                     kind=EntryKind.SECRET_KEY,
                     sha256=None,
-                    info=None,
                 )
             )
             entry_bags.append((-1, -1))
@@ -735,7 +738,6 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                     alias=bag.friendly_name or _unnamed(bag),
                     kind=EntryKind.TRUSTED_CERT,
                     sha256=hashlib.sha256(bag.cert).hexdigest(),
-                    info=parsed.get(bag.cert),
                     certificates=(bag.cert,),
                     java_trusted=bag.java_trusted,
                 )
