@@ -45,18 +45,38 @@ if TYPE_CHECKING:
     )
     from rdstrust.jvm import JavaVerdict, java_trust_check
     from rdstrust.listing import StoreListing, list_store
-    from rdstrust.merge import MergePlan, MergeResult, MergeRun, merge_store, merge_stores, plan_merge
+    from rdstrust.merge import (
+        MergePlan,
+        MergeResult,
+        MergeRun,
+        merge_store,
+        merge_stores,
+        plan_merge,
+    )
     from rdstrust.options import MergeOptions, Pkcs12Profile, VerifyOptions
     from rdstrust.passwords import PasswordSource
     from rdstrust.pathcheck import Chain, PathResult, check_path, read_chain
     from rdstrust.probe import ProbeResult, StartTLS, probe
     from rdstrust.runner import Passwords, StoreFailure
     from rdstrust.split import SplitResult, split_bundle
-    from rdstrust.stores import EntryKind, StoreContents, StoreEntry, StoreType, detect_type, read_store
+    from rdstrust.stores import (
+        EntryKind,
+        StoreContents,
+        StoreEntry,
+        StoreType,
+        detect_type,
+        read_store,
+    )
     from rdstrust.storespec import StoreSpec, jdk_cacerts, parse_store_spec
     from rdstrust.summary import CertSummary
     from rdstrust.update import UpdateOptions, UpdateResult, UpdateStatus, update_stores
-    from rdstrust.verify import VerifyReport, VerifyResult, required_cas, verify_store, verify_stores
+    from rdstrust.verify import (
+        VerifyReport,
+        VerifyResult,
+        required_cas,
+        verify_store,
+        verify_stores,
+    )
 
 __version__ = "0.1.0"
 
@@ -152,9 +172,8 @@ class _Package(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         # Importing a submodule binds it on the package; ``rdstrust.probe`` is also the public
         # function ``probe``, which must win, as it did when the names were imported eagerly.
-        if isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
-            if _LAZY.get(name) == value.__name__:
-                return
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__:
+            return
         super().__setattr__(name, value)
 
 

@@ -25,6 +25,7 @@ from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
 from rdstrust.cli._help import Command, epilog
+from rdstrust.runcache import describe_once
 
 try:  # Typer >= 0.29: per-parameter runtime coercion (pydantic); older Typer has none of it
     from typer._coercion import RuntimeParam, build_runtime_param
@@ -52,9 +53,7 @@ def _fast_value(annotation: Any, parameter_info: Any, value: Any, param: Any, ct
         return value
     if annotation is Path and isinstance(value, (str, Path)):
         # Typer's own checks (exists, readable, ...), given a Path so it needs no adapter.
-        return coerce_cli_path(
-            Path(value), parameter_info, path_type=Path, param=param, ctx=ctx
-        )
+        return coerce_cli_path(Path(value), parameter_info, path_type=Path, param=param, ctx=ctx)
     raise _Refused
 
 
@@ -85,7 +84,7 @@ def _fast_enough(descriptor: Any) -> bool:
     if descriptor.file_annotation is not None:
         return False
     if getattr(annotation, "__origin__", None) is list:
-        args = getattr(annotation, "__args__", ())
+        args: tuple[Any, ...] = getattr(annotation, "__args__", ())
         return len(args) == 1 and (args[0] in _FAST_ANNOTATIONS)
     return annotation in _FAST_ANNOTATIONS or descriptor.parameter_info.parser is not None
 
@@ -172,6 +171,12 @@ class LazyGroup(TyperGroup):
         _speed_up(params)
         return params
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command with one description cache for the whole run (see
+        :func:`rdstrust.runcache.describe_once`), dropped when the command ends."""
+        with describe_once():
+            return super().invoke(ctx)
+
     def list_commands(self, ctx: Any) -> list[str]:
         """The command names in table order (without building any command)."""
         del ctx
@@ -182,7 +187,9 @@ class LazyGroup(TyperGroup):
         try:
             from typer._click.utils import make_default_short_help
         except ImportError:  # pragma: no cover - Typer before 0.29 uses Click itself
-            from click.utils import make_default_short_help
+            from click.utils import (  # type: ignore[no-redef]
+                make_default_short_help,
+            )
 
         names = self.list_commands(ctx)
         if not names:
