@@ -34,6 +34,14 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
     RuntimeParam = None  # type: ignore[assignment,misc]
 
 
+#: The words pydantic's lax bool mode takes (what Typer 0.29 accepts from an environment
+#: variable); any other text goes to Typer, which says what is wrong with it.
+_BOOL_WORDS = {
+    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
+    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+}
+
+
 class _Refused(Exception):
     """The fast path does not take this value; Typer's own coercion decides."""
 
@@ -51,6 +59,8 @@ def _fast_value(annotation: Any, parameter_info: Any, value: Any, param: Any, ct
         annotation is bool and isinstance(value, bool)
     ):
         return value
+    if annotation is bool and isinstance(value, str) and value.lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.lower()]  # a flag's value from its environment variable
     if annotation is Path and isinstance(value, (str, Path)):
         # Typer's own checks (exists, readable, ...), given a Path so it needs no adapter.
         return coerce_cli_path(Path(value), parameter_info, path_type=Path, param=param, ctx=ctx)
