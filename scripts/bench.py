@@ -73,11 +73,14 @@ AWS_SCRIPT = r"""
 set -u
 cd "$3"
 storepassword=changeit
-awk 'split_after == 1 {n++;split_after=0} /-----END CERTIFICATE-----/ {split_after=1}{print > "rds-ca-" n+1 ".pem"}' < "$1"
+awk 'split_after == 1 {n++;split_after=0}
+  /-----END CERTIFICATE-----/ {split_after=1}{print > "rds-ca-" n+1 ".pem"}' < "$1"
 for CERT in rds-ca-*; do
-  alias=$(openssl x509 -noout -text -in $CERT | perl -ne 'next unless /Subject:/; s/.*(CN=|CN = )//; print')
+  alias=$(openssl x509 -noout -text -in $CERT |
+    perl -ne 'next unless /Subject:/; s/.*(CN=|CN = )//; print')
   echo "Importing $alias"
-  keytool -import -file ${CERT} -alias "${alias}" -storepass ${storepassword} -keystore "$2" -noprompt
+  keytool -import -file ${CERT} -alias "${alias}" -storepass ${storepassword} \
+    -keystore "$2" -noprompt
   rm $CERT
 done
 """
@@ -250,7 +253,7 @@ def make_certificates(count: int, cache: Path) -> list[bytes]:
 
 
 def make_store(kind: str, count: int, cache: Path) -> Path:
-    """A ``kind`` store of ``count`` trusted certificates, written by rdstrust, kept in ``cache``."""
+    """A ``kind`` store of ``count`` trusted certificates (rdstrust-written, kept in ``cache``)."""
     path = cache / f"store-{count}.{SUFFIX[kind]}"
     if path.exists():
         return path
