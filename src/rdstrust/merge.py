@@ -14,6 +14,7 @@ new bytes, checks them by reading them back, and replaces the file atomically;
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -35,9 +36,9 @@ from rdstrust.stores import (
     StoreType,
     create_store,
     parse_store,
-    parses,
     read_bytes,
     type_from_name,
+    unparseable,
 )
 from rdstrust.storespec import StoreSpec, as_specs
 from rdstrust.summary import CertSummary, summarize
@@ -273,7 +274,7 @@ def _prepare(
     notes += add_notes
     # Aliases already in the store (Java compares them case-insensitively) stay theirs.
     named = assign_aliases(to_add, taken=[e.alias.lower() for e in found.entries])
-    unparsed = sum(1 for e in found.entries if e.certificates and not parses(e.certificates[0]))
+    unparsed = unparseable(e.certificates[0] for e in found.entries if e.certificates)
     if unparsed:
         notes.append(
             f"{unparsed} existing certificate(s) cannot be decoded by cryptography; "
@@ -406,7 +407,8 @@ def _check(
     expected_new: list[tuple[str, EntryKind, str | None]] = [
         (a.alias, EntryKind.TRUSTED_CERT, a.sha256) for a in plan.added
     ]
-    if sorted(after, key=repr) != sorted(before + expected_new, key=repr):
+    # Equal as multisets (order may differ: a removed entry's place is taken by nothing).
+    if Counter(after) != Counter(before + expected_new):
         raise StoreError(
             f"Refusing to write {plan.store}: the rewritten store would not hold exactly the "
             "original entries plus the new certificates (please report this as a bug).",

@@ -30,7 +30,7 @@ from rdstrust.stores._types import (
     StoreType,
     check_password,
     describe_der,
-    parses,
+    unparseable,
 )
 
 
@@ -219,7 +219,7 @@ __all__ = [
     "detect_type",
     "load_store",
     "parse_store",
-    "parses",
     "read_store",
     "type_from_name",
+    "unparseable",
 ]

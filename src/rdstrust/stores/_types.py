@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -192,20 +192,22 @@ def describe_der(der: bytes) -> CertInfo | None:
             return None
 
 
-def parses(der: bytes) -> bool:
-    """Whether cryptography can load ``der`` as a certificate (cheap: no field is decoded).
+def unparseable(ders: Iterable[bytes]) -> int:
+    """How many of ``ders`` cryptography cannot load as a certificate (no field is decoded).
 
     What a merge counts as "cannot be decoded" without describing every entry of the store.
     """
-    hit, known = cached_description(der)
-    if hit and known is not None:
-        return True
     from cryptography import x509
 
-    with warnings.catch_warnings():
+    count = 0
+    with warnings.catch_warnings():  # once for the whole store: it costs more than the load
         warnings.simplefilter("ignore")
-        try:
-            x509.load_der_x509_certificate(der)
-        except DECODE_ERRORS:
-            return False
-    return True
+        for der in ders:
+            hit, known = cached_description(der)
+            if hit and known is not None:
+                continue
+            try:
+                x509.load_der_x509_certificate(der)
+            except DECODE_ERRORS:
+                count += 1
+    return count

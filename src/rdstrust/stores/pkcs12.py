@@ -151,8 +151,18 @@ def _parse_bag(raw: Tlv) -> _Bag:
 
 
 def _parse_bags(safe_contents: bytes, limit: int) -> tuple[_Bag, ...]:
-    bags = der.parse(safe_contents).expect(der.SEQUENCE).children(max(limit, 0))
-    return tuple(_parse_bag(b) for b in bags)
+    # Bag by bag: parsing the whole run first held a copy of every bag (twice) at once.
+    outer = der.read_header(safe_contents)
+    if outer.tag != der.SEQUENCE or outer.end != len(safe_contents):
+        raise DerError("SafeContents is not one SEQUENCE")
+    bags: list[_Bag] = []
+    pos, limit = outer.start, max(limit, 0)
+    while pos < len(safe_contents):
+        if len(bags) >= limit:
+            raise der.TooManyElements(limit)
+        bag, pos = der.read_tlv(safe_contents, pos)
+        bags.append(_parse_bag(bag))
+    return tuple(bags)
 
 
 def _cert_bag(cert: NewCert) -> bytes:
@@ -570,7 +580,12 @@ def _check_mac(
     return None
 
 
-def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> Pkcs12Store:
+def _outer(data: bytes, source: str) -> tuple[bytes, _Mac | None, bytes]:
+    """The authenticated safe, the MAC settings and the stored MAC of a PFX.
+
+    A function of its own so that the parsed outer layers (copies of the whole file) are gone
+    once it returns: a 40 MB store must not be held five times over.
+    """
     parts = der.parse(data).expect(der.SEQUENCE).children()
     auth = parts[1].children()
     if der.oid_str(auth[0]) != OID_DATA:
@@ -581,6 +596,11 @@ def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> P
         )
     auth_safe = auth[1].expect(der.CONTEXT_0).children()[0].expect(der.OCTET_STRING).content
     mac, stored = _read_mac(parts, source)
+    return auth_safe, mac, stored
+
+
+def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> Pkcs12Store:
+    auth_safe, mac, stored = _outer(data, source)
     envelopes = _envelopes(auth_safe, source)
     if password is not None:
         # Refuse before hashing anything: the sum of what the file asks for, at face value.
