@@ -27,8 +27,6 @@ _SHORT_NAMES: dict[bytes, str] = {
     bytes.fromhex("0992268993f22c640119"): "DC",
     bytes.fromhex("0992268993f22c640101"): "UID",
 }
-_COMMON_NAME = bytes.fromhex("550403")
-_COUNTRY = bytes.fromhex("550406")
 #: String types whose printable-ASCII content cryptography decodes to the same text.
 _ASCII_STRINGS = frozenset({0x0C, 0x13, 0x16})  # UTF8String, PrintableString, IA5String
 #: Characters RFC 4514 escapes anywhere (cryptography's _escape_dn_value).
@@ -37,43 +35,69 @@ _SPECIAL = frozenset('\\"+,;<>')
 
 def _plain(value: bytes) -> str | None:
     """``value`` as text when RFC 4514 writes it unchanged, else ``None``."""
-    if not value or any(b < 0x20 or b > 0x7E for b in value):
+    if not value or not value.isascii():
         return None
     text = value.decode("ascii")
-    if text[0] in "# " or text[-1] == " " or not _SPECIAL.isdisjoint(text):
+    if not text.isprintable() or text[0] in "# " or text[-1] == " ":
         return None
-    return text
+    return text if _SPECIAL.isdisjoint(text) else None
 
 
-def _subject_tlv(der: bytes) -> _der.Tlv:
-    tbs = _der.parse(der).expect(_der.SEQUENCE).children(3)[0].expect(_der.SEQUENCE)
-    parts = tbs.children(8)
-    if parts and parts[0].tag == _der.CONTEXT_0:  # the optional [0] version
-        parts = parts[1:]
-    # serialNumber, signature, issuer, validity, subject
-    return parts[4].expect(_der.SEQUENCE)
+def _element(der: bytes, pos: int, tag: int, end: int) -> tuple[int, int]:
+    """The content span of the element of ``tag`` at ``pos``, which must end by ``end``."""
+    header = _der.read_header(der, pos)
+    stop = header.end
+    if header.tag != tag or stop is None or stop > end:
+        raise _der.DerError("not the expected element")
+    return header.start, stop
+
+
+def _skip(der: bytes, pos: int, end: int) -> int:
+    header = _der.read_header(der, pos)
+    stop = header.end
+    if stop is None or stop > end:
+        raise _der.DerError("element runs past its parent")
+    return stop
+
+
+def _subject_span(der: bytes) -> tuple[int, int]:
+    # Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber,
+    # signature, issuer, validity, subject, ... } ... }; walked by headers, nothing copied.
+    cert_start, cert_end = _element(der, 0, _der.SEQUENCE, len(der))
+    pos, tbs_end = _element(der, cert_start, _der.SEQUENCE, cert_end)
+    if der[pos] == _der.CONTEXT_0:
+        pos = _skip(der, pos, tbs_end)
+    for _ in range(4):  # serialNumber, signature, issuer, validity
+        pos = _skip(der, pos, tbs_end)
+    return _element(der, pos, _der.SEQUENCE, tbs_end)
 
 
 def fast_subject(der: bytes) -> tuple[str, str | None] | None:
     """``(subject, common name)`` as cryptography gives them, or ``None`` to ask cryptography."""
     try:
-        rdns = _subject_tlv(der).children(64)
+        pos, end = _subject_span(der)
         names: list[str] = []
         common_name = None
-        for rdn in rdns:
-            attributes = rdn.expect(_der.SET).children(2)
-            if len(attributes) != 1:
+        while pos < end:
+            rdn_start, rdn_end = _element(der, pos, _der.SET, end)
+            attr_start, attr_end = _element(der, rdn_start, _der.SEQUENCE, rdn_end)
+            if attr_end != rdn_end:
                 return None  # multi-valued: cryptography's order rules apply
-            oid, value = attributes[0].expect(_der.SEQUENCE).children(3)
-            short = _SHORT_NAMES.get(oid.expect(_der.OID).content)
-            text = _plain(value.content) if value.tag in _ASCII_STRINGS else None
+            oid_start, oid_end = _element(der, attr_start, _der.OID, attr_end)
+            value = _der.read_header(der, oid_end)
+            if value.end != attr_end:
+                return None
+            short = _SHORT_NAMES.get(der[oid_start:oid_end])
+            content = der[value.start : value.end]
+            text = _plain(content) if value.tag in _ASCII_STRINGS else None
             if short is None or text is None:
                 return None
-            if oid.content == _COUNTRY and len(text) != 2:
+            if short == "C" and len(text) != 2:
                 return None
-            if oid.content == _COMMON_NAME and common_name is None:
+            if short == "CN" and common_name is None:
                 common_name = text
             names.append(f"{short}={text}")
-    except (_der.DerError, ValueError, IndexError):
+            pos = rdn_end
+    except (_der.DerError, IndexError):
         return None
     return ",".join(reversed(names)), common_name
