@@ -42,6 +42,7 @@ from rdstrust.pemscan import (
     scan,
     shown_label,
 )
+from rdstrust.runcache import cached_names, remember_names
 from rdstrust.stores import _der
 from rdstrust.stores._subject import fast_subject
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
@@ -267,12 +268,19 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
 
 
 def _names(der: bytes) -> tuple[str, str | None] | None:
-    """The certificate's subject and common name, or ``None`` when it cannot be decoded."""
-    fast = fast_subject(der)
-    if fast is not None:
-        return fast
-    info = describe_der(der)
-    return (info.subject, info.common_name) if info is not None else None
+    """The certificate's subject and common name, or ``None`` when it cannot be decoded.
+
+    Once per run: the safety re-read after a write reads every label again.
+    """
+    hit, names = cached_names(der)
+    if hit:
+        return names
+    names = fast_subject(der)
+    if names is None:
+        info = describe_der(der)
+        names = (info.subject, info.common_name) if info is not None else None
+    remember_names(der, names)
+    return names
 
 
 def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
