@@ -60,7 +60,7 @@ def compare(data: bytes, password: str) -> bool:
             assert isinstance(other, pyjks.PrivateKeyEntry), entry.alias
             assert [c for _, c in other.cert_chain] == list(entry.certificates), entry.alias
             # The encrypted key blob, which rdstrust carries byte for byte and never opens.
-            assert other._encrypted in ours._raws[index].raw, entry.alias
+            assert other._encrypted in bytes(ours._raws[index].raw), entry.alias
         else:
             assert isinstance(other, pyjks.SecretKeyEntry), entry.alias
     return True

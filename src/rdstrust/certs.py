@@ -14,6 +14,7 @@ of the CAs AWS really published (:mod:`rdstrust.known_cas`). An Amazon-RDS-named
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -22,13 +23,30 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from rdstrust.catalogue import SUBJECT_REGION
 from rdstrust.known_cas import is_known_rds_ca
+from rdstrust.runcache import cached_description, describe_once, remember_description
+
+__all__ = [
+    "DECODE_ERRORS",
+    "G1_GENERATIONS",
+    "CertInfo",
+    "Generation",
+    "base_alias",
+    "cached_description",
+    "classify",
+    "could_be_rds",
+    "der_to_pem",
+    "describe",
+    "describe_once",
+    "remember_description",
+    "sha256_hex",
+    "utcnow",
+]
 
 
 class Generation(str, Enum):
@@ -162,9 +180,22 @@ def der_to_pem(der: bytes) -> bytes:
 
 def sha256_hex(der: bytes) -> str:
     """Lower-case hex SHA-256 of DER bytes: the identity rdstrust compares certificates by."""
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(der)
-    return digest.finalize().hex()
+    return hashlib.sha256(der).hexdigest()
+
+
+#: "Amazon RDS" as each string type of a name spells it (PrintableString, UTF8String and the
+#: other single-byte types; BMPString; UniversalString).
+_RDS_MARKS = tuple(_RDS_OU.encode(codec) for codec in ("ascii", "utf-16-be", "utf-32-be"))
+
+
+def could_be_rds(der: bytes) -> bool:
+    """False when ``der`` cannot be an Amazon RDS CA: its bytes never spell "Amazon RDS".
+
+    :attr:`CertInfo.is_rds` needs the organizational unit "Amazon RDS", so a certificate whose
+    bytes hold that text in none of the encodings a name may use is not one; checking the bytes
+    spares describing every other certificate of a large store.
+    """
+    return any(mark in der for mark in _RDS_MARKS)
 
 
 def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -259,8 +290,19 @@ def describe(cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
     """Build the :class:`CertInfo` of a parsed certificate.
 
     Raises one of :data:`DECODE_ERRORS` when a field needed here cannot be decoded; callers
-    translate that into their own error with the file name.
+    translate that into their own error with the file name. Inside :func:`describe_once`, a
+    certificate given with its ``der`` bytes is described once per run.
     """
+    if der is not None:
+        hit, known = cached_description(der)
+        if hit and known is not None:
+            return known
+    info = _describe(cert, der)
+    remember_description(info.der, info)
+    return info
+
+
+def _describe(cert: x509.Certificate, der: bytes | None) -> CertInfo:
     with warnings.catch_warnings():
         # cryptography warns on serial number 0 and other oddities of real-world roots
         # (Debian's cacerts has some); they are still certificates to carry and report.

@@ -14,13 +14,14 @@ new bytes, checks them by reading them back, and replaces the file atomically;
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rdstrust.atomic import BACKUP_SUFFIX, exclusive_lock, real_path, write_bytes_atomic
 from rdstrust.bundle import Bundle, assign_aliases
-from rdstrust.certs import CertInfo, utcnow
+from rdstrust.certs import CertInfo, could_be_rds, describe_once, utcnow
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.options import MergeOptions, Pkcs12Profile
 from rdstrust.ostrust import regenerated_by
@@ -28,6 +29,7 @@ from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
 from rdstrust.stores import (
     CREATABLE_TYPES,
     EntryKind,
+    KeyDeriver,
     LoadedStore,
     NewCert,
     StoreContents,
@@ -37,6 +39,7 @@ from rdstrust.stores import (
     parse_store,
     read_bytes,
     type_from_name,
+    unparseable,
 )
 from rdstrust.storespec import StoreSpec, as_specs
 from rdstrust.summary import CertSummary, summarize
@@ -175,8 +178,12 @@ def _pruned(
     remove: list[int] = []
     pruned: list[CertSummary] = []
     for index, entry in enumerate(entries):
+        if entry.kind is not EntryKind.TRUSTED_CERT or not any(
+            map(could_be_rds, entry.certificates)
+        ):
+            continue  # not an RDS CA: no need to describe it
         info = entry.info
-        if entry.kind is EntryKind.TRUSTED_CERT and info and info.is_rds and info.expired(at):
+        if info and info.is_rds and info.expired(at):
             remove.append(index)
             pruned.append(summarize(info, entry.alias))
     return frozenset(remove), tuple(pruned)
@@ -273,7 +280,7 @@ def _prepare(
     notes += add_notes
     # Aliases already in the store (Java compares them case-insensitively) stay theirs.
     named = assign_aliases(to_add, taken=[e.alias.lower() for e in found.entries])
-    unparsed = sum(1 for e in found.entries if e.certificates and e.info is None)
+    unparsed = unparseable(e.certificates[0] for e in found.entries if e.certificates)
     if unparsed:
         notes.append(
             f"{unparsed} existing certificate(s) cannot be decoded by cryptography; "
@@ -327,7 +334,16 @@ def merge_store(
     atomically through symlinks, keeping mode and owner, after saving ``<name>.bak`` (unless
     ``options.backup`` is false). On any error the file is left byte for byte unchanged.
     """
-    opts = options or MergeOptions()
+    with describe_once():
+        return _merge_store(store_path, bundle, password, options or MergeOptions())
+
+
+def _merge_store(
+    store_path: str | Path,
+    bundle: Bundle | Sequence[CertInfo],
+    password: str | None,
+    opts: MergeOptions,
+) -> MergeResult:
     if opts.dry_run:
         # Build the new bytes without writing them, so a dry run fails exactly where the real
         # run would (for example: no password to write a JKS store).
@@ -364,23 +380,30 @@ def _render(
     if not plan.changes:
         return None, _contents(plan, work.loaded) if work.loaded is not None else None
     profile = plan.pkcs12_profile.value if plan.pkcs12_profile else None
+    # One set of PKCS12 key derivations for writing and reading back (see KeyDeriver): the
+    # read-back still checks the MAC and decrypts everything, with keys derived once.
+    keys = getattr(work.loaded, "keys", None) or KeyDeriver()
     if work.loaded is None:
-        data = create_store(plan.type, work.add, password=password, profile=profile)
+        data = create_store(plan.type, work.add, password=password, profile=profile, keys=keys)
     else:
         asked = options.pkcs12_profile.value if options.pkcs12_profile else None
         data = work.loaded.render(
             remove=work.remove, add=work.add, password=password, profile=asked
         )
-    return data, _contents(plan, _check(data, plan, work, password))
+    return data, _contents(plan, _check(data, plan, work, password, keys))
 
 
-def _check(data: bytes, plan: MergePlan, work: _Work, password: str | None) -> LoadedStore:
+def _check(
+    data: bytes, plan: MergePlan, work: _Work, password: str | None, keys: KeyDeriver
+) -> LoadedStore:
     """Read the new bytes back: every kept entry and every added certificate must be there.
 
     Returns the read-back store, which is what the caller verifies: the check that guards the
     write is also the only parse of the new bytes.
     """
-    _, reread = parse_store(data, source=plan.store, password=password, store_type=plan.type)
+    _, reread = parse_store(
+        data, source=plan.store, password=password, store_type=plan.type, keys=keys
+    )
     before = [
         (e.alias, e.kind, e.sha256)
         for i, e in enumerate(work.loaded.entries if work.loaded else ())
@@ -390,7 +413,8 @@ def _check(data: bytes, plan: MergePlan, work: _Work, password: str | None) -> L
     expected_new: list[tuple[str, EntryKind, str | None]] = [
         (a.alias, EntryKind.TRUSTED_CERT, a.sha256) for a in plan.added
     ]
-    if sorted(after, key=repr) != sorted(before + expected_new, key=repr):
+    # Equal as multisets (order may differ: a removed entry's place is taken by nothing).
+    if Counter(after) != Counter(before + expected_new):
         raise StoreError(
             f"Refusing to write {plan.store}: the rewritten store would not hold exactly the "
             "original entries plus the new certificates (please report this as a bug).",

@@ -28,19 +28,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPSConnection
-from urllib3.connectionpool import HTTPSConnectionPool
-from urllib3.exceptions import HTTPError
 
 from rdstrust.cache import CacheEntry, redact_url
 from rdstrust.endpoints import is_host
 from rdstrust.errors import FetchError, RdsTrustError, UsageError
+
+if TYPE_CHECKING:
+    # requests (and urllib3) are imported only when a download runs: about 50 ms that a
+    # --source run never needs.
+    import requests
 
 #: Redirect hops followed before giving up.
 MAX_REDIRECTS = 5
@@ -143,34 +143,45 @@ def _shut(sock: socket.socket) -> None:
 _ACTIVE = threading.local()
 
 
-class _TrackedConnection(HTTPSConnection):
-    """An HTTPS connection that reports its socket to the running download's deadline."""
+@cache
+def _adapter_class() -> type[Any]:
+    """requests' adapter whose HTTPS pools (direct or through a proxy) track their sockets.
 
-    def connect(self) -> None:
-        super().connect()
-        deadline = getattr(_ACTIVE, "deadline", None)
-        if deadline is not None and self.sock is not None:
-            deadline.track(self.sock)
+    Defined on first use, so importing this module does not import requests or urllib3.
+    """
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPSConnection
+    from urllib3.connectionpool import HTTPSConnectionPool
 
+    class TrackedConnection(HTTPSConnection):
+        """An HTTPS connection that reports its socket to the running download's deadline."""
 
-class _TrackedPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedConnection
+        def connect(self) -> None:
+            super().connect()
+            deadline = getattr(_ACTIVE, "deadline", None)
+            if deadline is not None and self.sock is not None:
+                deadline.track(self.sock)
 
+    class TrackedPool(HTTPSConnectionPool):
+        ConnectionCls = TrackedConnection
 
-class _Adapter(HTTPAdapter):
-    """requests' adapter whose HTTPS pools (direct or through a proxy) track their sockets."""
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {
+                **self.poolmanager.pool_classes_by_scheme,
+                "https": TrackedPool,
+            }
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            **self.poolmanager.pool_classes_by_scheme,
-            "https": _TrackedPool,
-        }
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = {
+                **manager.pool_classes_by_scheme,
+                "https": TrackedPool,
+            }
+            return manager
 
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": _TrackedPool}
-        return manager
+    return Adapter
 
 
 def check_url(url: str) -> str:
@@ -256,6 +267,8 @@ def _user_agent() -> str:
         mine = version("rdstrust")
     except PackageNotFoundError:
         mine = "0"
+    import requests
+
     return f"rdstrust/{mine} python-requests/{requests.__version__}"
 
 
@@ -280,8 +293,10 @@ def download(
     request = _Request(url, headers, policy, deadline, progress)
     # trust_env (the default) makes requests read REQUESTS_CA_BUNDLE, the proxy variables and
     # .netrc exactly as every other requests-based tool does.
+    import requests
+
     with requests.Session() as session, deadline:
-        session.mount("https://", _Adapter())
+        session.mount("https://", _adapter_class()())
         _ACTIVE.deadline = deadline
         try:
             return _retrying(session, request)
@@ -352,6 +367,8 @@ def _attempt(session: requests.Session, request: _Request) -> Download:
 
 
 def _get(session: requests.Session, url: str, request: _Request) -> requests.Response:
+    import requests
+
     host = _host(url)
     timeout = request.policy.timeout
     wait = min(timeout, request.deadline.remaining())
@@ -406,6 +423,9 @@ def _redirect_target(current: str, response: requests.Response) -> str:
 
 
 def _read_capped(response: requests.Response, url: str, request: _Request) -> bytes:
+    import requests
+    from urllib3.exceptions import HTTPError
+
     max_bytes = request.policy.max_bytes
     declared = _content_length(response)
     too_big = (
@@ -516,6 +536,8 @@ def _tls_message(host: str, exc: BaseException) -> str:
 
 
 def _connect_error(host: str, exc: BaseException, timeout: float) -> _RetryableError:
+    import requests
+
     if isinstance(exc, requests.exceptions.Timeout) and not isinstance(
         exc, requests.exceptions.ConnectTimeout
     ):

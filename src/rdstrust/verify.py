@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rdstrust.bundle import Bundle, parse_bundle, read_bundle
-from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation, utcnow
+from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation, could_be_rds, describe_once, utcnow
 from rdstrust.errors import BundleError, UsageError
 from rdstrust.jvm import JavaVerdict, java_trust_check, keystore_type
 from rdstrust.options import (
@@ -315,8 +315,9 @@ def verify_store(
     Raises :class:`rdstrust.errors.StoreError` when the store cannot be read and
     :class:`rdstrust.errors.ToolMissingError` when the JVM cannot run.
     """
-    contents = read_store(path, password, store_type)
-    return judge_store(path, contents, required, password=password, options=options)
+    with describe_once():
+        contents = read_store(path, password, store_type)
+        return judge_store(path, contents, required, password=password, options=options)
 
 
 def verify_stores(
@@ -389,6 +390,8 @@ def _expiry(
     expiring: list[ExpiringCa] = []
     early: list[ExpiringCa] = []
     for entry in anchors:
+        if not any(map(could_be_rds, entry.certificates)):
+            continue  # not an RDS CA, told from the bytes: no need to describe it
         info = entry.info
         if info is None or not info.is_rds or not info.is_ca:
             continue

@@ -3,74 +3,135 @@
 Each command lives in its own module here and only parses options, calls the library, renders
 the result (a table or ``--json``) and maps :class:`rdstrust.errors.RdsTrustError` to its exit
 code. No certificate or store-format logic lives in this package.
+
+Starting fast matters in pipelines: ``rdstrust --version`` is answered before Typer is imported,
+``rdstrust --help`` lists the commands from :data:`COMMANDS` without importing them, and a
+command's module is imported only when it runs (see :mod:`rdstrust.cli._lazy`).
 """
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING, Any
 
-from rdstrust import __version__
-from rdstrust.cli._help import Command, epilog, exit_codes_text
-from rdstrust.cli.audit import audit
-from rdstrust.cli.doctor import doctor
-from rdstrust.cli.fetch import fetch
-from rdstrust.cli.inspect import inspect
-from rdstrust.cli.instances import instances
-from rdstrust.cli.merge import merge
-from rdstrust.cli.ostrust import os_trust
-from rdstrust.cli.probe import probe
-from rdstrust.cli.rotate import rotate
-from rdstrust.cli.split import split
-from rdstrust.cli.update import update
-from rdstrust.cli.verify import verify
-from rdstrust.errors import EXIT_MEANINGS
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    name="rdstrust",
-    help="Keep Java (JKS, PKCS12) and PEM trust stores ready for Amazon RDS / Aurora CA rotations.",
-    epilog="\b\nExit codes (each command's --help lists its own):\n"
-    + exit_codes_text(tuple(EXIT_MEANINGS)),
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:  # noqa: FBT001  # Typer passes the flag positionally
-    if value:
-        print(f"rdstrust {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    *,
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+#: Every command, in the order ``--help`` lists them: its module (imported when the command runs)
+#: and its one-line help, the first paragraph of the command's docstring (a test keeps them equal).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "update": (
+        "rdstrust.cli.update",
+        "Fetch the RDS CA bundle, merge it into every store and verify each store, in one step.",
     ),
-) -> None:
-    """Keep Java and PEM trust stores ready for Amazon RDS / Aurora CA rotations."""
+    "fetch": (
+        "rdstrust.cli.fetch",
+        "Download the Amazon RDS CA bundle over verified HTTPS, validate it, write it atomically.",
+    ),
+    "split": (
+        "rdstrust.cli.split",
+        "Split a bundle into one PEM file per certificate (named by alias) plus manifest.json.",
+    ),
+    "verify": (
+        "rdstrust.cli.verify",
+        "Check that trust stores hold the required RDS CAs and trust a server's chain.",
+    ),
+    "probe": (
+        "rdstrust.cli.probe",
+        "Connect like a PostgreSQL (or MySQL) client, show the server's chain and its RDS CA.",
+    ),
+    "merge": (
+        "rdstrust.cli.merge",
+        "Add the bundle's CA certificates to trust stores, keeping every existing entry.",
+    ),
+    "inspect": (
+        "rdstrust.cli.inspect",
+        "List a store's entries: alias, RDS CA generation and region, expiry, status, SHA-256, "
+        "subject.",
+    ),
+    "audit": (
+        "rdstrust.cli.audit",
+        "Show which clients of a PostgreSQL server connect over SSL (TLS version, cipher) and "
+        "which do not, with the server's ssl and rds.force_ssl settings.",
+    ),
+    "instances": (
+        "rdstrust.cli.instances",
+        "List DB instances and clusters with their CA; with --store, check each store for each.",
+    ),
+    "rotate": (
+        "rdstrust.cli.rotate",
+        "Rotate one DB instance or cluster to a new CA once every store trusts it.",
+    ),
+    "doctor": (
+        "rdstrust.cli.doctor",
+        "Find the trust store an application's JDBC driver really uses, and check it.",
+    ),
+    "os-trust": (
+        "rdstrust.cli.ostrust",
+        "Install the RDS CAs (and --include amazon-roots) as OS trust anchors, then regenerate.",
+    ),
+}
+
+_app: typer.Typer | None = None
 
 
-for _name, _function in (
-    ("update", update),
-    ("fetch", fetch),
-    ("split", split),
-    ("verify", verify),
-    ("probe", probe),
-    ("merge", merge),
-    ("inspect", inspect),
-    ("audit", audit),
-    ("instances", instances),
-    ("rotate", rotate),
-    ("os-trust", os_trust),
-    ("doctor", doctor),
-):
-    app.command(_name, cls=Command, epilog=epilog(_name))(_function)
+def _build_app() -> typer.Typer:
+    import typer
+
+    from rdstrust import __version__
+    from rdstrust.cli._help import exit_codes_text
+    from rdstrust.cli._lazy import LazyGroup
+    from rdstrust.errors import EXIT_MEANINGS
+
+    app = typer.Typer(
+        name="rdstrust",
+        cls=LazyGroup,
+        help="Keep Java (JKS, PKCS12) and PEM trust stores ready for Amazon RDS / Aurora CA "
+        "rotations.",
+        epilog="\b\nExit codes (each command's --help lists its own):\n"
+        + exit_codes_text(tuple(EXIT_MEANINGS)),
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    def _version(value: bool) -> None:  # noqa: FBT001  # Typer passes the flag positionally
+        if value:
+            print(f"rdstrust {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def _root(
+        *,
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ) -> None:
+        """Keep Java and PEM trust stores ready for Amazon RDS / Aurora CA rotations."""
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: ``from rdstrust.cli import app`` builds the Typer app on first use, so importing
+    # rdstrust.cli (or one of its command modules) costs nothing until then.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = _build_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    if sys.argv[1:2] == ["--version"]:
+        # Answered before Typer (and the rest of rdstrust) is imported: a pipeline that checks
+        # the version should not pay for the whole CLI.
+        from rdstrust import __version__
+
+        print(f"rdstrust {__version__}")
+        return
+    __getattr__("app")()

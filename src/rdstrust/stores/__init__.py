@@ -20,6 +20,7 @@ from rdstrust.atomic import real_path
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.files import read_input
 from rdstrust.stores import jks, pem, pkcs12
+from rdstrust.stores._pbe import KeyDeriver
 from rdstrust.stores._types import (
     EntryKind,
     LoadedStore,
@@ -29,6 +30,7 @@ from rdstrust.stores._types import (
     StoreType,
     check_password,
     describe_der,
+    unparseable,
 )
 
 
@@ -42,6 +44,9 @@ class StoreFormat:
     load: Callable[..., LoadedStore]
     #: ``None`` for a format rdstrust merges into but never creates (JCEKS).
     create: Callable[..., bytes] | None
+    #: Whether ``load`` and ``create`` take ``keys=`` (a :class:`KeyDeriver` shared between
+    #: writing a store and reading it back, so each password-based key is derived once).
+    derives_keys: bool = False
 
 
 def _magic(value: int) -> Callable[[bytes], bool]:
@@ -57,6 +62,7 @@ FORMATS: tuple[StoreFormat, ...] = (
         lambda data: data[:1] == b"\x30" and pkcs12.looks_like_pkcs12(data),
         pkcs12.load,
         pkcs12.create,
+        derives_keys=True,
     ),
     StoreFormat(StoreType.PEM, pem.looks_like_pem, pem.load, pem.create),
 )
@@ -108,9 +114,18 @@ def read_bytes(path: str | Path) -> bytes:
 
 
 def parse_store(
-    data: bytes, *, source: str, password: str | None, store_type: StoreType | None = None
+    data: bytes,
+    *,
+    source: str,
+    password: str | None,
+    store_type: StoreType | None = None,
+    keys: KeyDeriver | None = None,
 ) -> tuple[StoreType, LoadedStore]:
-    """Parse store bytes (type detected unless given); see :func:`load_store`."""
+    """Parse store bytes (type detected unless given); see :func:`load_store`.
+
+    ``keys`` shares PKCS12 key derivations with an earlier load or write of the same store in
+    this run (each load still gets its own work budget); other formats ignore it.
+    """
     detected = detect_type(data)
     if detected is None and pkcs12.looks_like_ber_pkcs12(data):
         raise StoreError(
@@ -132,7 +147,9 @@ def parse_store(
             "as requested; drop --store-type or fix it.",
             path=source,
         )
-    return detected, _BY_TYPE[detected].load(data, source=source, password=password)
+    found = _BY_TYPE[detected]
+    extra = {"keys": keys} if keys is not None and found.derives_keys else {}
+    return detected, found.load(data, source=source, password=password, **extra)
 
 
 def load_store(
@@ -167,24 +184,29 @@ def create_store(
     *,
     password: str | None,
     profile: str | None = None,
+    keys: KeyDeriver | None = None,
 ) -> bytes:
     """The bytes of a new store of ``store_type`` holding ``add`` as trusted certificates.
 
-    Raises :class:`UsageError` for JCEKS: rdstrust only merges into existing JCEKS stores.
+    ``keys`` (PKCS12) keeps the derivations for reading the new store back. Raises
+    :class:`UsageError` for JCEKS: rdstrust only merges into existing JCEKS stores.
     """
-    create = _BY_TYPE[store_type].create
+    found = _BY_TYPE[store_type]
+    create = found.create
     if create is None:
         raise UsageError(
             f"rdstrust creates jks, pkcs12 or pem stores, not {store_type.value}; create the "
             "store with keytool first, or pick one of those types."
         )
-    return create(add, password=password, profile=profile)
+    extra = {"keys": keys} if keys is not None and found.derives_keys else {}
+    return create(add, password=password, profile=profile, **extra)
 
 
 __all__ = [
     "CREATABLE_TYPES",
     "FORMATS",
     "EntryKind",
+    "KeyDeriver",
     "LoadedStore",
     "NewCert",
     "StoreContents",
@@ -199,4 +221,5 @@ __all__ = [
     "parse_store",
     "read_store",
     "type_from_name",
+    "unparseable",
 ]

@@ -6,14 +6,21 @@ chooses between them) imports them without a cycle.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Protocol
 
-from rdstrust.certs import DECODE_ERRORS, CertInfo, describe
+from rdstrust.certs import (
+    DECODE_ERRORS,
+    CertInfo,
+    cached_description,
+    describe,
+    remember_description,
+)
 from rdstrust.errors import WrongPasswordError
 
 
@@ -47,18 +54,25 @@ class StoreEntry:
     """One entry of a store.
 
     ``certificates`` holds DER certificates: the trusted certificate, or a private key's chain
-    (leaf first). ``info`` describes the first certificate, or is ``None`` when cryptography
-    cannot parse it (the entry is still carried byte for byte). ``java_trusted`` is, for PKCS12,
-    whether the bag carries Java's trusted-certificate attribute (OID 2.16.840.1.113894.746875.1.1)
-    without which Java does not see a certificate as a trust anchor; ``None`` for other formats.
+    (leaf first); ``sha256`` is the first one's fingerprint, which is all that merging and
+    membership need. :attr:`info` describes the first certificate on first use (parsing every
+    certificate of a 50,000-entry store up front took seconds and a gigabyte). ``java_trusted``
+    is, for PKCS12, whether the bag carries Java's trusted-certificate attribute (OID
+    2.16.840.1.113894.746875.1.1) without which Java does not see a certificate as a trust
+    anchor; ``None`` for other formats.
     """
 
     alias: str
     kind: EntryKind
     sha256: str | None
-    info: CertInfo | None
     certificates: tuple[bytes, ...] = field(default=(), repr=False, metadata={"json": False})
     java_trusted: bool | None = None
+
+    @functools.cached_property
+    def info(self) -> CertInfo | None:
+        """The first certificate described, or ``None`` when cryptography cannot parse it (the
+        entry is still carried byte for byte)."""
+        return describe_der(self.certificates[0]) if self.certificates else None
 
 
 @dataclass(frozen=True)
@@ -159,7 +173,13 @@ def check_password(password: str | None, source: str | None) -> None:
 
 
 def describe_der(der: bytes) -> CertInfo | None:
-    """:class:`CertInfo` for DER bytes, or ``None`` when cryptography cannot parse them."""
+    """:class:`CertInfo` for DER bytes, or ``None`` when cryptography cannot parse them.
+
+    Described once per run inside :func:`rdstrust.certs.describe_once`.
+    """
+    hit, known = cached_description(der)
+    if hit:
+        return known
     from cryptography import x509
 
     with warnings.catch_warnings():
@@ -168,4 +188,26 @@ def describe_der(der: bytes) -> CertInfo | None:
         try:
             return describe(x509.load_der_x509_certificate(der), der)
         except DECODE_ERRORS:  # unparseable: the entry is still carried byte for byte
+            remember_description(der, None)
             return None
+
+
+def unparseable(ders: Iterable[bytes]) -> int:
+    """How many of ``ders`` cryptography cannot load as a certificate (no field is decoded).
+
+    What a merge counts as "cannot be decoded" without describing every entry of the store.
+    """
+    from cryptography import x509
+
+    count = 0
+    with warnings.catch_warnings():  # once for the whole store: it costs more than the load
+        warnings.simplefilter("ignore")
+        for der in ders:
+            hit, known = cached_description(der)
+            if hit and known is not None:
+                continue
+            try:
+                x509.load_der_x509_certificate(der)
+            except DECODE_ERRORS:
+                count += 1
+    return count

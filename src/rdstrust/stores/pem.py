@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rdstrust.certs import CertInfo, der_to_pem
+from rdstrust.certs import der_to_pem
 from rdstrust.errors import StoreError
 from rdstrust.pemscan import (
     CERTIFICATE_LABELS,
@@ -42,7 +42,9 @@ from rdstrust.pemscan import (
     scan,
     shown_label,
 )
+from rdstrust.runcache import cached_names, remember_names
 from rdstrust.stores import _der
+from rdstrust.stores._subject import fast_subject
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.text import safe
 
@@ -248,15 +250,16 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
         block_start, block_end = block.start, block.end
         der_bytes = _certificate_der(data, block, n, source)
-        info = describe_der(der_bytes)
-        label, start = _label(data, block_start, info)
-        alias = label or (info.alias if info is not None else f"certificate-{n}")
+        label, start = _label(data, block_start, der_bytes)
+        if label is None:
+            # No label: the alias rdstrust proposes, which takes describing the certificate.
+            info = describe_der(der_bytes)
+            label = info.alias if info is not None else f"certificate-{n}"
         entries.append(
             StoreEntry(
-                alias=alias,
+                alias=label,
                 kind=EntryKind.TRUSTED_CERT,
                 sha256=hashlib.sha256(der_bytes).hexdigest(),
-                info=info,
                 certificates=(der_bytes,),
             )
         )
@@ -264,7 +267,23 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     return PemStore(text=data, entries=entries, spans=spans, source=source)
 
 
-def _label(data: bytes, block_start: int, info: CertInfo | None) -> tuple[str | None, int]:
+def _names(der: bytes) -> tuple[str, str | None] | None:
+    """The certificate's subject and common name, or ``None`` when it cannot be decoded.
+
+    Once per run: the safety re-read after a write reads every label again.
+    """
+    hit, names = cached_names(der)
+    if hit:
+        return names
+    names = fast_subject(der)
+    if names is None:
+        info = describe_der(der)
+        names = (info.subject, info.common_name) if info is not None else None
+    remember_names(der, names)
+    return names
+
+
+def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     """The alias a line right before a block gives it, and where the block's span starts.
 
     Only a line that names this very certificate counts: rdstrust's own ``# alias: subject``
@@ -273,21 +292,25 @@ def _label(data: bytes, block_start: int, info: CertInfo | None) -> tuple[str | 
     so pruning leaves it). Anything else (``# Corporate trust bundle - do not edit``) is text
     of the file, neither a label nor part of the block.
     """
-    if block_start == 0 or info is None or data[block_start - 1 : block_start] != b"\n":
+    if block_start == 0 or data[block_start - 1 : block_start] != b"\n":
         return None, block_start
     line_start = data.rfind(b"\n", 0, block_start - 1) + 1
     try:
         line = data[line_start:block_start].decode("utf-8").strip()
     except UnicodeDecodeError:
         return None, block_start
+    names = _names(der) if line else None
+    if names is None:
+        return None, block_start
+    subject, common_name = names
     # rdstrust writes the subject escaped (safe(..., ascii=True)); stores written before that
     # carry it raw, which still matches when it was one line.
-    for own_suffix in dict.fromkeys((f": {safe(info.subject, ascii=True)}", f": {info.subject}")):
+    for own_suffix in dict.fromkeys((f": {safe(subject, ascii=True)}", f": {subject}")):
         if line.startswith("# ") and line.endswith(own_suffix):
             alias = line[2 : -len(own_suffix)].strip()
             if alias:
                 return alias, line_start
     name = line.lstrip("#").strip()
-    if info.common_name and name == info.common_name:
+    if common_name and name == common_name:
         return name, block_start
     return None, block_start

@@ -113,35 +113,75 @@ class _Mac:
     rekey: bool = False
 
 
-def _attrs(bag_parts: list[Tlv]) -> dict[str, list[Tlv]]:
-    result: dict[str, list[Tlv]] = {}
+#: One element inside a bag: (tag, content start, content end), offsets into the bag's bytes.
+_Span = tuple[int, int, int]
+
+
+def _inside(data: bytes, span: _Span) -> list[_Span]:
+    """The elements inside the constructed element ``span`` of ``data``; nothing is copied.
+
+    A 50,000-bag store is 800,000 elements: walking them by offsets instead of copying each
+    element's bytes at every level is most of what reading a large PKCS12 costs.
+    """
+    tag, pos, end = span
+    if not tag & 0x20:
+        raise DerError(f"element with tag 0x{tag:02x} is not constructed")
+    found: list[_Span] = []
+    while pos < end:
+        if len(found) >= der.MAX_ELEMENTS:
+            raise der.TooManyElements(der.MAX_ELEMENTS)
+        header = der.read_header(data, pos)
+        stop = header.end
+        if stop is None or stop > end:
+            raise DerError("element runs past its parent")
+        found.append((header.tag, header.start, stop))
+        pos = stop
+    return found
+
+
+def _expect(span: _Span, tag: int) -> _Span:
+    if span[0] != tag:
+        raise DerError(f"expected tag 0x{tag:02x}, found 0x{span[0]:02x}")
+    return span
+
+
+def _oid(data: bytes, span: _Span) -> str:
+    return der.oid_str(der.Tlv(span[0], data[span[1] : span[2]], b""))
+
+
+def _attrs(data: bytes, bag_parts: list[_Span]) -> dict[str, list[_Span]]:
+    result: dict[str, list[_Span]] = {}
     if len(bag_parts) > 2:
-        for attr in bag_parts[2].expect(der.SET).children():
-            a = attr.children()
-            result[der.oid_str(a[0])] = a[1].expect(der.SET).children()
+        for attr in _inside(data, _expect(bag_parts[2], der.SET)):
+            a = _inside(data, attr)
+            result[_oid(data, a[0])] = _inside(data, _expect(a[1], der.SET))
     return result
 
 
-def _parse_bag(raw: Tlv) -> _Bag:
-    parts = raw.expect(der.SEQUENCE).children()
-    type_oid = der.oid_str(parts[0])
-    attrs = _attrs(parts)
+def _parse_bag(raw: bytes) -> _Bag:
+    header = der.read_header(raw)
+    if header.end != len(raw):
+        raise DerError("bag length does not match")
+    parts = _inside(raw, _expect((header.tag, header.start, header.end), der.SEQUENCE))
+    type_oid = _oid(raw, parts[0])
+    attrs = _attrs(raw, parts)
     name = None
     if attrs.get(OID_FRIENDLY_NAME):
-        value = attrs[OID_FRIENDLY_NAME][0]
-        name = (
-            value.content.decode("utf-16-be", "replace")
-            if value.tag == der.BMP_STRING
-            else (value.content.decode("utf-8", "replace"))
-        )
-    key_id = attrs[OID_LOCAL_KEY_ID][0].content if attrs.get(OID_LOCAL_KEY_ID) else None
+        tag, start, end = attrs[OID_FRIENDLY_NAME][0]
+        name = raw[start:end].decode("utf-16-be" if tag == der.BMP_STRING else "utf-8", "replace")
+    key_id = None
+    if attrs.get(OID_LOCAL_KEY_ID):
+        _, start, end = attrs[OID_LOCAL_KEY_ID][0]
+        key_id = raw[start:end]
     cert = None
     if type_oid == OID_CERT_BAG:
-        cert_bag = parts[1].expect(der.CONTEXT_0).children()[0].children()
-        if der.oid_str(cert_bag[0]) == OID_X509_CERT:
-            cert = cert_bag[1].expect(der.CONTEXT_0).children()[0].expect(der.OCTET_STRING).content
+        cert_bag = _inside(raw, _inside(raw, _expect(parts[1], der.CONTEXT_0))[0])
+        if _oid(raw, cert_bag[0]) == OID_X509_CERT:
+            value = _inside(raw, _expect(cert_bag[1], der.CONTEXT_0))[0]
+            _, start, end = _expect(value, der.OCTET_STRING)
+            cert = raw[start:end]
     return _Bag(
-        raw=raw.raw,
+        raw=raw,
         type_oid=type_oid,
         friendly_name=name,
         local_key_id=key_id,
@@ -151,8 +191,22 @@ def _parse_bag(raw: Tlv) -> _Bag:
 
 
 def _parse_bags(safe_contents: bytes, limit: int) -> tuple[_Bag, ...]:
-    bags = der.parse(safe_contents).expect(der.SEQUENCE).children(max(limit, 0))
-    return tuple(_parse_bag(b) for b in bags)
+    # Bag by bag: parsing the whole run first held a copy of every bag (twice) at once.
+    outer = der.read_header(safe_contents)
+    if outer.tag != der.SEQUENCE or outer.end != len(safe_contents):
+        raise DerError("SafeContents is not one SEQUENCE")
+    bags: list[_Bag] = []
+    pos, limit = outer.start, max(limit, 0)
+    while pos < len(safe_contents):
+        if len(bags) >= limit:
+            raise der.TooManyElements(limit)
+        header = der.read_header(safe_contents, pos)
+        stop = header.end
+        if stop is None or stop > len(safe_contents):
+            raise DerError("element runs past the end of the data")
+        bags.append(_parse_bag(safe_contents[pos:stop]))
+        pos = stop
+    return tuple(bags)
 
 
 def _cert_bag(cert: NewCert) -> bytes:
@@ -570,7 +624,12 @@ def _check_mac(
     return None
 
 
-def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> Pkcs12Store:
+def _outer(data: bytes, source: str) -> tuple[bytes, _Mac | None, bytes]:
+    """The authenticated safe, the MAC settings and the stored MAC of a PFX.
+
+    A function of its own so that the parsed outer layers (copies of the whole file) are gone
+    once it returns: a 40 MB store must not be held five times over.
+    """
     parts = der.parse(data).expect(der.SEQUENCE).children()
     auth = parts[1].children()
     if der.oid_str(auth[0]) != OID_DATA:
@@ -581,6 +640,11 @@ def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> P
         )
     auth_safe = auth[1].expect(der.CONTEXT_0).children()[0].expect(der.OCTET_STRING).content
     mac, stored = _read_mac(parts, source)
+    return auth_safe, mac, stored
+
+
+def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> Pkcs12Store:
+    auth_safe, mac, stored = _outer(data, source)
     envelopes = _envelopes(auth_safe, source)
     if password is not None:
         # Refuse before hashing anything: the sum of what the file asks for, at face value.
@@ -689,17 +753,22 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
     """Group bags into entries as Java's PKCS12KeyStore.engineLoad does."""
     located = [(si, bi, bag) for si, s in enumerate(safes) for bi, bag in enumerate(s.bags or ())]
     certs = [(si, bi, b) for si, bi, b in located if b.type_oid == OID_CERT_BAG and b.cert]
-    parsed = {b.cert: describe_der(b.cert) for _, _, b in certs if b.cert}
-    by_subject = {
-        info.certificate.subject.public_bytes(): der_bytes
-        for der_bytes, info in parsed.items()
-        if info is not None
-    }
     key_ids = {
         b.local_key_id
         for _, _, b in located
         if b.type_oid in (OID_KEY_BAG, OID_SHROUDED_KEY_BAG) and b.local_key_id
     }
+    # Chains are built by subject and issuer, so certificates are parsed only when the store
+    # holds private keys; a truststore's entries are described when a report asks.
+    parsed: dict[bytes, CertInfo | None] = {}
+    by_subject: dict[bytes, bytes] = {}
+    if any(b.type_oid in (OID_KEY_BAG, OID_SHROUDED_KEY_BAG) for _, _, b in located):
+        parsed = {b.cert: describe_der(b.cert) for _, _, b in certs if b.cert}
+        by_subject = {
+            info.certificate.subject.public_bytes(): der_bytes
+            for der_bytes, info in parsed.items()
+            if info is not None
+        }
     chain_members: set[bytes] = set()
     entries: list[StoreEntry] = []
     entry_bags: list[tuple[int, int]] = []
@@ -712,7 +781,6 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                     alias=bag.friendly_name or _unnamed(bag),
                     kind=EntryKind.PRIVATE_KEY,
                     sha256=hashlib.sha256(chain[0]).hexdigest() if chain else None,
-                    info=parsed.get(chain[0]) if chain else None,
                     certificates=tuple(chain),
                 )
             )
@@ -723,7 +791,6 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                     alias=bag.friendly_name or _unnamed(bag),
                     kind=EntryKind.SECRET_KEY,
                     sha256=None,
-                    info=None,
                 )
             )
             entry_bags.append((-1, -1))
@@ -735,7 +802,6 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                     alias=bag.friendly_name or _unnamed(bag),
                     kind=EntryKind.TRUSTED_CERT,
                     sha256=hashlib.sha256(bag.cert).hexdigest(),
-                    info=parsed.get(bag.cert),
                     certificates=(bag.cert,),
                     java_trusted=bag.java_trusted,
                 )

@@ -1,0 +1,75 @@
+"""One run's memory of certificate descriptions (see :func:`describe_once`).
+
+Kept apart from :mod:`rdstrust.certs` so that the CLI can open the scope around a command
+without importing cryptography first (``--help`` never needs it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rdstrust.certs import CertInfo
+
+#: The descriptions of the current run, by DER bytes (``None`` outside :func:`describe_once`).
+_RUN_CACHE: ContextVar[dict[bytes, CertInfo | None] | None] = ContextVar(
+    "rdstrust_describe_cache", default=None
+)
+#: The run's subject names (RFC 4514 subject, common name) by DER bytes, for PEM labels.
+_RUN_NAMES: ContextVar[dict[bytes, tuple[str, str | None] | None] | None] = ContextVar(
+    "rdstrust_names_cache", default=None
+)
+
+
+@contextmanager
+def describe_once() -> Iterator[None]:
+    """Within this block, each certificate (by its DER bytes) is described at most once.
+
+    One run of a command sees the same certificates again and again (the bundle, the store, the
+    store read back after writing, the verdict): a description is a pure function of the bytes,
+    so the run keeps each one. The cache belongs to the run and is dropped when the block ends:
+    a process-wide one would keep every certificate ever seen alive (and freeing 50,000 of them
+    at interpreter exit took 1.4 s). Nested blocks share the outermost one's cache.
+    """
+    if _RUN_CACHE.get() is not None:
+        yield
+        return
+    token, names = _RUN_CACHE.set({}), _RUN_NAMES.set({})
+    try:
+        yield
+    finally:
+        _RUN_NAMES.reset(names)
+        _RUN_CACHE.reset(token)
+
+
+def cached_description(der: bytes) -> tuple[bool, CertInfo | None]:
+    """``(True, info)`` when this run already described ``der`` (``info`` may be ``None``)."""
+    cache = _RUN_CACHE.get()
+    if cache is None or der not in cache:
+        return False, None
+    return True, cache[der]
+
+
+def remember_description(der: bytes, info: CertInfo | None) -> None:
+    """Keep ``info`` (``None``: not decodable) as the description of ``der`` for this run."""
+    cache = _RUN_CACHE.get()
+    if cache is not None:
+        cache[der] = info
+
+
+def cached_names(der: bytes) -> tuple[bool, tuple[str, str | None] | None]:
+    """``(True, names)`` when this run already read the subject names of ``der``."""
+    cache = _RUN_NAMES.get()
+    if cache is None or der not in cache:
+        return False, None
+    return True, cache[der]
+
+
+def remember_names(der: bytes, names: tuple[str, str | None] | None) -> None:
+    """Keep the subject names of ``der`` (``None``: not decodable) for this run."""
+    cache = _RUN_NAMES.get()
+    if cache is not None:
+        cache[der] = names

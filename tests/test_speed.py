@@ -1,0 +1,311 @@
+"""What makes rdstrust fast must not change what it does (the timings are scripts/bench.py's job).
+
+* start-up: ``--version`` before Typer, ``import rdstrust`` without cryptography / requests /
+  Typer, ``--help`` from the static table, commands without pydantic;
+* work: entries described on first use and once per run, PEM labels read from the DER, PKCS12
+  keys derived once, RDS CAs told from the bytes; each gives the same answers as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import string
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import FIXTURES
+
+import rdstrust
+from rdstrust.certs import could_be_rds, describe
+from rdstrust.cli import COMMANDS
+from rdstrust.errors import WrongPasswordError
+from rdstrust.merge import merge_store
+from rdstrust.options import MergeOptions
+from rdstrust.runcache import _RUN_CACHE, cached_description, describe_once
+from rdstrust.stores import (
+    KeyDeriver,
+    NewCert,
+    StoreType,
+    create_store,
+    describe_der,
+    parse_store,
+    read_store,
+)
+from rdstrust.stores._subject import fast_subject
+
+G1 = FIXTURES / "bundles" / "g1.pem"
+JDK_CACERTS = Path("/etc/ssl/certs/java/cacerts")
+SYSTEM_PEM = Path("/etc/ssl/certs/ca-certificates.crt")
+PW = "changeit"
+
+
+def run_python(code: str, *args: str) -> str:
+    """Run ``code`` in a fresh interpreter (so sys.modules starts empty); its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+LOADED = "import sys, json; print(json.dumps(sorted(m for m in {names} if m in sys.modules)))"
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def test_version_is_answered_before_typer_is_imported() -> None:
+    out = run_python(
+        "import sys; sys.argv = ['rdstrust', '--version']\n"
+        "from rdstrust.cli import main\nmain()\n"
+        + LOADED.format(
+            names="('typer', 'click', 'cryptography', 'pydantic', 'rdstrust.cli._lazy')"
+        )
+    )
+    version, loaded = out.splitlines()
+    assert version == f"rdstrust {rdstrust.__version__}"
+    assert json.loads(loaded) == []
+
+
+def test_import_rdstrust_loads_no_heavy_library_and_every_name_resolves() -> None:
+    out = run_python(
+        "import rdstrust\n" + LOADED.format(names="('cryptography', 'requests', 'typer')")
+    )
+    assert json.loads(out) == []
+    import importlib
+
+    for name in rdstrust.__all__:
+        value = getattr(rdstrust, name)
+        module = rdstrust._LAZY.get(name)
+        if module is not None:
+            assert value is getattr(importlib.import_module(module), name), name
+    with pytest.raises(AttributeError):
+        _ = rdstrust.no_such_name  # type: ignore[attr-defined]
+
+
+def test_probe_stays_the_function_after_its_module_is_imported() -> None:
+    out = run_python(
+        "import rdstrust.probe\nfrom rdstrust import probe\nimport rdstrust\n"
+        "print(callable(probe), rdstrust.probe is probe, type(probe).__name__)"
+    )
+    assert out.split() == ["True", "True", "function"]
+
+
+def test_root_help_lists_every_command_with_its_docstring_without_importing_them() -> None:
+    out = run_python(
+        "import sys\nsys.argv = ['rdstrust', '--help']\nfrom rdstrust.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        + LOADED.format(names=(*(f"rdstrust.cli.{n}" for n in COMMANDS), "cryptography"))
+    )
+    *help_lines, loaded = out.splitlines()
+    assert json.loads(loaded) == []
+    listed = [line.split()[0] for line in help_lines if line.startswith("  ") and line.split()]
+    assert [n for n in listed if n in COMMANDS] == list(COMMANDS)
+    import importlib
+
+    for name, (module, one_line) in COMMANDS.items():
+        function = getattr(importlib.import_module(module), name)
+        first = inspect.getdoc(function).split("\n\n")[0]  # type: ignore[union-attr]
+        assert one_line == " ".join(first.split()), name
+        shown = next(line for line in help_lines if line.startswith(f"  {name} "))
+        assert one_line.startswith(shown.split(None, 1)[1].rstrip(".").rstrip()), shown
+
+
+def test_a_command_runs_without_pydantic_or_requests(tmp_path: Path) -> None:
+    pytest.importorskip("typer._coercion", reason="Typer without per-option pydantic coercion")
+    out = run_python(
+        "import sys\nsys.argv = ['rdstrust', 'update', '--source', sys.argv[1], '--create', "
+        "'-s', sys.argv[2], '-s', sys.argv[3], '--storepass', 'changeit', '--json']\n"
+        "from rdstrust.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        + LOADED.format(names="('pydantic', 'requests', 'boto3', 'rdstrust.cli.probe')"),
+        str(G1),
+        str(tmp_path / "a.p12"),
+        str(tmp_path / "a.pem"),
+    )
+    assert json.loads(out.splitlines()[-1]) == []
+    assert json.loads("\n".join(out.splitlines()[:-1]))["stores"][0]["status"] == "created"
+
+
+# --------------------------------------------------------------------------- describing lazily
+
+
+@pytest.fixture(autouse=True)
+def _quiet_serial_zero() -> Iterator[None]:
+    # Debian's cacerts has certificates with serial number 0, which cryptography warns about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _certificates() -> list[bytes]:
+    ders = [e.certificates[0] for e in read_store(FIXTURES / "bundles" / "mixed.pem", None).entries]
+    for path in (JDK_CACERTS, SYSTEM_PEM):
+        if path.exists():
+            ders += [
+                e.certificates[0]
+                for e in read_store(path, PW if path == JDK_CACERTS else None).entries
+            ]
+    return ders
+
+
+def test_lazy_entries_describe_as_the_certificate_does() -> None:
+    ders = _certificates()
+    assert len(ders) > 5
+    for der in ders:
+        info = describe_der(der)
+        fresh = describe(x509.load_der_x509_certificate(der), der)
+        assert info == fresh
+
+
+def test_the_run_cache_is_scoped_to_the_run() -> None:
+    der = _certificates()[0]
+    assert _RUN_CACHE.get() is None
+    with describe_once():
+        first = describe_der(der)
+        with describe_once():  # nested: the same cache
+            assert describe_der(der) is first
+        assert cached_description(der) == (True, first)
+    assert _RUN_CACHE.get() is None
+    assert cached_description(der) == (False, None)
+    # Outside a run nothing is kept: each call describes again.
+    assert describe_der(der) is not describe_der(der)
+
+
+def test_the_fast_subject_is_cryptographys() -> None:
+    checked = 0
+    for der in _certificates():
+        fast = fast_subject(der)
+        if fast is None:
+            continue
+        cert = x509.load_der_x509_certificate(der)
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        assert fast == (cert.subject.rfc4514_string(), cns[0].value if cns else None)
+        checked += 1
+    assert checked > 5
+
+
+_PRINTABLE = set(string.ascii_letters + string.digits + " '()+,-./:=?")
+_KEY = ec.generate_private_key(ec.SECP256R1())
+_TYPES = [_ASN1Type.UTF8String, _ASN1Type.PrintableString, _ASN1Type.BMPString, _ASN1Type.IA5String]
+
+
+def _cert(attributes: list[x509.NameAttribute]) -> bytes:
+    name = x509.Name(attributes)
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(_KEY.public_key())
+        .serial_number(7)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=10))
+        .sign(_KEY, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    NameOID.COMMON_NAME,
+                    NameOID.ORGANIZATION_NAME,
+                    NameOID.LOCALITY_NAME,
+                    NameOID.SERIAL_NUMBER,
+                ]
+            ),
+            st.text(
+                alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                min_size=1,
+                max_size=12,
+            )
+            | st.sampled_from(["#x", " lead", "trail ", "a,b", "a+b", 'q"', "é"]),
+            st.sampled_from(range(len(_TYPES))),
+        ),
+        min_size=0,
+        max_size=4,
+    )
+)
+def test_the_fast_subject_agrees_with_cryptography_on_any_name(values: list) -> None:
+    attributes = []
+    for oid, text, kind in values:
+        kind_ = _TYPES[kind]
+        if (kind_ is _ASN1Type.IA5String and not text.isascii()) or (
+            kind_ is _ASN1Type.PrintableString and not set(text) <= _PRINTABLE
+        ):
+            kind_ = _ASN1Type.UTF8String
+        attributes.append(x509.NameAttribute(oid, text, _type=kind_))
+    der = _cert(attributes)
+    fast = fast_subject(der)
+    if fast is not None:
+        cert = x509.load_der_x509_certificate(der)
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        assert fast == (cert.subject.rfc4514_string(), cns[0].value if cns else None)
+
+
+def test_rds_cas_are_told_from_the_bytes_in_every_string_type() -> None:
+    for der in _certificates():
+        if not could_be_rds(der):
+            assert describe_der(der) is None or not describe_der(der).is_rds  # type: ignore[union-attr]
+    for kind in (_ASN1Type.UTF8String, _ASN1Type.BMPString, _ASN1Type.UniversalString):
+        der = _cert(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon Web Services, Inc."),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Amazon RDS", _type=kind),
+                x509.NameAttribute(NameOID.COMMON_NAME, "Amazon RDS us-east-1 Root CA RSA2048 G1"),
+            ]
+        )
+        info = describe_der(der)
+        assert info is not None and info.is_rds and could_be_rds(der), kind
+
+
+def test_pem_labels_and_merges_are_what_eager_description_gave(tmp_path: Path) -> None:
+    """A PEM store written by rdstrust reads back with its labels as aliases, and a second
+    merge finds everything present (the fingerprint path) and writes nothing."""
+    store = tmp_path / "rds.pem"
+    first = merge_store(
+        store, rdstrust.read_bundle(G1), password=None, options=MergeOptions(backup=False)
+    )
+    assert first.written and first.added
+    entries = read_store(store, None).entries
+    assert [e.alias for e in entries] == [a.alias for a in first.added]
+    again = merge_store(store, rdstrust.read_bundle(G1), password=None)
+    assert not again.written and not again.added
+    assert {p.alias for p in again.already_present} == {a.alias for a in first.added}
+
+
+# --------------------------------------------------------------------------- PKCS12 keys
+
+
+def test_pkcs12_keys_are_derived_once_and_still_checked() -> None:
+    bundle = rdstrust.read_bundle(G1)
+    add = [NewCert.from_info(c) for c in bundle.certificates]
+    keys = KeyDeriver()
+    data = create_store(StoreType.PKCS12, add, password=PW, keys=keys)
+    assert keys.runs == 1  # the MAC key
+    _, back = parse_store(data, source="new.p12", password=PW, keys=keys)
+    assert keys.runs == 1 and len(back.entries) == len(add)
+    # The shared keys do not weaken the read-back: a changed byte or password still fails.
+    tampered = bytearray(data)
+    tampered[len(data) // 2] ^= 1
+    with pytest.raises((WrongPasswordError, rdstrust.StoreError)):
+        parse_store(bytes(tampered), source="new.p12", password=PW, keys=keys)
+    with pytest.raises(WrongPasswordError):
+        parse_store(data, source="new.p12", password="wrong", keys=keys)
