@@ -91,7 +91,7 @@ def test_import_rdstrust_loads_no_heavy_library_and_every_name_resolves() -> Non
         value = getattr(rdstrust, name)
         module = rdstrust._LAZY.get(name)
         if module is not None:
-            assert value is getattr(importlib.import_module(module), name), name
+            assert value is getattr(importlib.import_module(module), name.replace("-", "_")), name
     with pytest.raises(AttributeError):
         _ = rdstrust.no_such_name  # type: ignore[attr-defined]
 
@@ -117,7 +117,7 @@ def test_root_help_lists_every_command_with_its_docstring_without_importing_them
     import importlib
 
     for name, (module, one_line) in COMMANDS.items():
-        function = getattr(importlib.import_module(module), name)
+        function = getattr(importlib.import_module(module), name.replace("-", "_"))
         first = inspect.getdoc(function).split("\n\n")[0]  # type: ignore[union-attr]
         assert one_line == " ".join(first.split()), name
         shown = next(line for line in help_lines if line.startswith(f"  {name} "))
