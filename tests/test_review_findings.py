@@ -18,6 +18,7 @@ from rdstrust.bundle import parse_bundle
 from rdstrust.cli import app
 from rdstrust.known_cas import UnknownRdsCaError, accepting_unknown_rds
 from rdstrust.passwords import read_password_file
+from rdstrust.stores import StoreType
 
 runner = CliRunner()
 
@@ -130,3 +131,77 @@ def test_a_byte_order_mark_is_read_as_openssl_reads_it(
     context.load_verify_locations(str(store))
     assert len(context.get_ca_certs()) == libssl_count
     assert len(read_store(store, None).trusted()) == libssl_count
+
+
+def test_a_store_that_needs_a_password_is_asked_for_it(tmp_path: Path) -> None:
+    """With no password given, the runner asks (the CLI asks on a terminal) once the store says
+    it needs one; before, no store ever said so and the prompt was never reached."""
+    from rdstrust.listing import list_store
+    from rdstrust.runner import Passwords, run_stores
+    from rdstrust.stores import NewCert, pkcs12
+    from rdstrust.storespec import StoreSpec
+
+    bundle = parse_bundle((FIXTURES / "bundles" / "g1.pem").read_bytes(), source="g1")
+    first = [NewCert.from_info(c) for c in bundle][:3]
+    store = tmp_path / "locked.p12"
+    store.write_bytes(pkcs12.create(first, password="s3cret", encrypt_certificates=True))
+    asked: list[Path] = []
+
+    def prompt(path: Path) -> str:
+        asked.append(path)
+        return "s3cret"
+
+    def job(spec: StoreSpec, password: str | None) -> int:
+        return len(list_store(spec.path, password).entries)
+
+    specs = [StoreSpec(store)]
+    (outcome,) = run_stores(specs, job, Passwords(prompt=prompt))
+    assert outcome.result == 3 and asked == [store]
+    # Control: nobody to ask, so the store fails with its one sentence (exit 5).
+    (failed,) = run_stores(specs, job, Passwords())
+    assert failed.failure is not None and failed.failure.exit_code == 5
+
+
+def test_a_pem_store_has_the_same_entry_bound_as_jks_and_pkcs12(tmp_path: Path) -> None:
+    """100,001 tiny certificate blocks are refused before any is decoded (a 64 MiB store of
+    tiny certificates took minutes and gigabytes before)."""
+    import time
+
+    from rdstrust.errors import StoreError
+    from rdstrust.stores import read_store
+    from rdstrust.stores.jks import MAX_ENTRIES
+
+    block = b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+    store = tmp_path / "many.pem"
+    store.write_bytes(block * (MAX_ENTRIES + 1))
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="more than any trust store has"):
+        read_store(store, None)
+    assert time.monotonic() - started < 30
+
+
+def test_a_keystore_with_two_entries_of_one_alias_is_refused(tmp_path: Path) -> None:
+    """Java keys entries by lower-cased alias (the last wins): a JKS holding the RDS root and
+    then a foreign certificate under one alias looked trusted to rdstrust, not to the JVM."""
+    import dataclasses
+
+    from rdstrust.bundle import read_bundle
+    from rdstrust.errors import StoreError
+    from rdstrust.stores import NewCert, create_store, read_store
+
+    rds = read_bundle(FIXTURES / "bundles" / "g1.pem").certificates[0]
+    foreign = parse_bundle(
+        (FIXTURES / "bundles" / "foreign.pem").read_bytes(), source="f", allow_foreign=True
+    ).certificates[0]
+    twins = [
+        dataclasses.replace(NewCert.from_info(rds), alias="rds-ca"),
+        dataclasses.replace(NewCert.from_info(foreign), alias="RDS-CA"),
+    ]
+    store = tmp_path / "dup.jks"
+    store.write_bytes(create_store(StoreType.JKS, twins, password="changeit"))
+    with pytest.raises(StoreError, match="two different entries named 'RDS-CA'"):
+        read_store(store, "changeit")
+    # Control: the same two certificates under two aliases are read as two entries.
+    twins[1] = dataclasses.replace(twins[1], alias="other")
+    store.write_bytes(create_store(StoreType.JKS, twins, password="changeit"))
+    assert len(read_store(store, "changeit").entries) == 2

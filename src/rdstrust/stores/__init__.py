@@ -32,6 +32,7 @@ from rdstrust.stores._types import (
     describe_der,
     unparseable,
 )
+from rdstrust.text import safe
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,29 @@ def parse_store(
         )
     found = _BY_TYPE[detected]
     extra = {"keys": keys} if keys is not None and found.derives_keys else {}
-    return detected, found.load(data, source=source, password=password, **extra)
+    loaded = found.load(data, source=source, password=password, **extra)
+    if detected is not StoreType.PEM:
+        _refuse_shadowed_aliases(loaded.entries, source)
+    return detected, loaded
+
+
+def _refuse_shadowed_aliases(entries: Sequence[StoreEntry], source: str) -> None:
+    """Refuse a Java keystore in which two different entries share an alias.
+
+    Java's JKS and PKCS12 loaders key entries by the lower-cased alias, so the last one wins and
+    the others do not exist for the JVM: rdstrust would count a CA the application never sees.
+    """
+    seen: dict[str, str | None] = {}
+    for entry in entries:
+        key = entry.alias.lower()
+        if key in seen and seen[key] != entry.sha256:
+            raise StoreError(
+                f"{source} has two different entries named {safe(entry.alias)!r} (aliases are "
+                "compared ignoring case); Java keeps only the last one, so the store does not "
+                "hold what it seems to. Remove the duplicate (keytool -delete -alias) and retry.",
+                path=source,
+            )
+        seen[key] = entry.sha256
 
 
 def load_store(

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from rdstrust.errors import StoreError, WrongPasswordError
+from rdstrust.errors import PasswordNeededError, StoreError, WrongPasswordError
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, check_password
 
 MAGIC_JKS = 0xFEEDFEED
@@ -159,7 +159,7 @@ class JksStore:
         del profile  # PKCS12 only
         check_password(password, self.source)
         if password is None:
-            raise StoreError(
+            raise PasswordNeededError(
                 f"{self.source} is a {self.variant} store: its password is needed to write it "
                 "(the file ends with a digest keyed by the password); give --storepass-env, "
                 "--storepass-file or RDSTRUST_STOREPASS.",
@@ -197,7 +197,7 @@ def create(add: Sequence[NewCert], *, password: str | None, profile: str | None 
     del profile
     check_password(password, None)
     if password is None:
-        raise StoreError(
+        raise PasswordNeededError(
             "A new JKS store needs a password (Java requires one to check its integrity); "
             "give --storepass-env, --storepass-file or RDSTRUST_STOREPASS."
         )

@@ -46,6 +46,7 @@ from rdstrust.runcache import cached_names, remember_names
 from rdstrust.stores import _der
 from rdstrust.stores._subject import fast_subject
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
+from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
 
 
@@ -172,6 +173,15 @@ def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlo
         raise StoreError(
             f"{safe(source)}: {found.problem}, so OpenSSL (libpq) cannot load this file at all; "
             "repair or replace it.",
+            path=source,
+        )
+    certificates = sum(1 for b in found.blocks if b.label in CERTIFICATE_LABELS)
+    if certificates > MAX_ENTRIES:
+        # The same bound as JKS and PKCS12: decoding and hashing each block is the cost a
+        # hostile 64 MiB file of tiny certificates would otherwise multiply.
+        raise StoreError(
+            f"{safe(source)} holds {certificates:,} certificate blocks, more than any trust "
+            f"store has (at most {MAX_ENTRIES:,}); it is damaged or hostile.",
             path=source,
         )
     for stray in found.strays:

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rdstrust.certs import CertInfo
-from rdstrust.errors import StoreError, WrongPasswordError
+from rdstrust.errors import PasswordNeededError, StoreError, WrongPasswordError
 from rdstrust.stores import _der as der
 from rdstrust.stores import _pbe as pbe
 from rdstrust.stores._der import DerError, Tlv
@@ -359,7 +359,13 @@ class Pkcs12Store:
         ]
 
     def _check_writable(self, password: str | None) -> None:
-        if not self.password_less and (password is None or not self.verified):
+        if not self.password_less and password is None:
+            raise PasswordNeededError(
+                f"{self.source} is a password-protected PKCS12 store: its password is needed "
+                "to write it; give --storepass-env, --storepass-file or RDSTRUST_STOREPASS.",
+                path=self.source,
+            )
+        if not self.password_less and not self.verified:
             raise StoreError(
                 f"{self.source} is a password-protected PKCS12 store: its password is needed "
                 "to write it; give --storepass-env, --storepass-file or RDSTRUST_STOREPASS.",
@@ -665,7 +671,7 @@ def _load(data: bytes, source: str, password: str | None, keys: KeyDeriver) -> P
             )
         raise _wrong_password(source, has_mac=True)
     if password is None and any(s.bags is None for s in safes):
-        raise WrongPasswordError(
+        raise PasswordNeededError(
             f"{source} is a password-protected PKCS12 store (its certificates are encrypted); "
             "give its password with --storepass-env, --storepass-file or RDSTRUST_STOREPASS.",
             path=source,
