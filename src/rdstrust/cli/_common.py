@@ -428,3 +428,26 @@ def merge_options_of(v: Values, **more: Any) -> MergeOptions:
         backup=not v["no_backup"],
         **more,
     )
+
+
+def reference_or_download(bundle: Path | None, doing: str) -> Any:
+    """``--bundle``, else the cached bundle, else the official one downloaded now (said so).
+
+    ``doing`` completes the hint when the download fails ("verify", "run"). The library never
+    downloads on its own; this is the command line's choice, shared by verify and doctor.
+    """
+    from rdstrust.errors import FetchError
+    from rdstrust.fetch import fetch_bundle
+    from rdstrust.verify import reference_bundle
+
+    found = reference_bundle(bundle)
+    if found is not None:
+        return found
+    err("No --bundle and no cached bundle: downloading the official global bundle.")
+    try:
+        return fetch_bundle().bundle
+    except FetchError as exc:
+        raise FetchError(
+            f"{exc.message.rstrip('.')}; to {doing} offline, give the bundle with --bundle FILE.",
+            url=exc.url,
+        ) from None

@@ -15,9 +15,9 @@ from rdstrust.cli._common import (
     ChainOption,
     RequireOption,
     emit,
-    err,
     exit_on_error,
     parse_generations,
+    reference_or_download,
 )
 from rdstrust.cli._groups import Opt, Values, command
 from rdstrust.doctor import (
@@ -30,7 +30,7 @@ from rdstrust.doctor import (
     parse_jdbc_url,
     resolve,
 )
-from rdstrust.errors import FetchError, ToolMissingError, UsageError
+from rdstrust.errors import ToolMissingError, UsageError
 from rdstrust.fetch import check_region_code
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import VerifyOptions
@@ -38,7 +38,7 @@ from rdstrust.passwords import PasswordSource
 from rdstrust.pathcheck import Chain, read_chain
 from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS, parse_target, probe
 from rdstrust.text import safe
-from rdstrust.verify import reference_bundle, required_cas
+from rdstrust.verify import required_cas
 
 
 def _opt(name: str, flag: str, kind: object, help_text: str, *, default: object = None) -> Opt:
@@ -201,20 +201,9 @@ def _bare_host(host: str) -> str | None:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host or None
 
 
-def _reference(path: Path | None) -> Bundle:
-    found = reference_bundle(path)
-    if found is not None:
-        return found
-    from rdstrust.fetch import fetch_bundle
-
-    err("No --bundle and no cached bundle: downloading the official global bundle.")
-    try:
-        return fetch_bundle().bundle
-    except FetchError as exc:
-        raise FetchError(
-            f"{exc.message.rstrip('.')}; to run offline, give the bundle with --bundle FILE.",
-            url=exc.url,
-        ) from None
+def _reference(given: Path | None) -> Bundle:
+    found: Bundle = reference_or_download(given, "run")
+    return found
 
 
 def render_doctor(result: Diagnosis) -> str:

@@ -26,10 +26,11 @@ from rdstrust.cli._common import (
     parse_generations,
     passwords_of,
     port_number,
+    reference_or_download,
     stores_of,
 )
 from rdstrust.cli._groups import Opt, Values, command, option
-from rdstrust.errors import FetchError, UsageError
+from rdstrust.errors import UsageError
 from rdstrust.fetch import check_region_code
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
@@ -44,7 +45,7 @@ from rdstrust.probe import (
 )
 from rdstrust.runner import StoreFailure
 from rdstrust.text import safe
-from rdstrust.verify import VerifyReport, VerifyResult, parse_time, reference_bundle, verify_stores
+from rdstrust.verify import VerifyReport, VerifyResult, parse_time, verify_stores
 
 _G1_NAMES = ",".join(g.value for g in G1_GENERATIONS)
 
@@ -202,21 +203,9 @@ def _check_combination(v: Values) -> None:
         raise UsageError("--port, --starttls and --timeout go with --host; add --host HOST.")
 
 
-def _reference(bundle: Path | None) -> Bundle:
-    """``--bundle``, else the cached bundle, else the official one downloaded now (said so)."""
-    found = reference_bundle(bundle)
-    if found is not None:
-        return found
-    from rdstrust.fetch import fetch_bundle
-
-    err("No --bundle and no cached bundle: downloading the official global bundle.")
-    try:
-        return fetch_bundle().bundle
-    except FetchError as exc:
-        raise FetchError(
-            f"{exc.message.rstrip('.')}; to verify offline, give the bundle with --bundle FILE.",
-            url=exc.url,
-        ) from None
+def _reference(given: Path | None) -> Bundle:
+    found: Bundle = reference_or_download(given, "verify")
+    return found
 
 
 def _mark(ok: bool | None) -> str:  # noqa: FBT001  # a table cell for a tri-state check
