@@ -317,3 +317,14 @@ def test_endpoint_url_must_be_http() -> None:
     )
     assert result.exit_code == 2
     assert "is not an http:// or https:// URL" in result.stderr
+
+
+def test_rotate_probes_an_engine_in_its_own_protocol_by_default() -> None:
+    """``rotate --probe`` without --starttls: a MySQL/MariaDB endpoint (3306) gets MySQL's TLS
+    upgrade, a PostgreSQL one PostgreSQL's (before, every endpoint got PostgreSQL's)."""
+    from rdstrust.aws.rotate import ResourceKind, RotateOptions
+    from rdstrust.probe import StartTLS, resolve_starttls
+
+    request = RotateOptions(kind=ResourceKind.INSTANCE, identifier="db", target="rds-ca-rsa2048-g1")
+    assert resolve_starttls(request.starttls, 3306) is StartTLS.MYSQL
+    assert resolve_starttls(request.starttls, 5432) is StartTLS.POSTGRES

@@ -180,7 +180,7 @@ def fetch_resource(
 def probe_endpoint(
     resource: DbResource,
     *,
-    starttls: StartTLS = StartTLS.POSTGRES,
+    starttls: StartTLS = StartTLS.AUTO,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ProbeSummary:
     """Probe the resource's endpoint and say which CA its certificate comes from.
@@ -218,7 +218,7 @@ class RotateOptions:
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     wait_interval: float = DEFAULT_WAIT_INTERVAL
     probe: bool = False
-    starttls: StartTLS = StartTLS.POSTGRES
+    starttls: StartTLS = StartTLS.AUTO
 
     def __post_init__(self) -> None:
         if self.wait and not (self.yes and self.apply_immediately):

@@ -167,7 +167,8 @@ def rotate(v: Values) -> None:
             wait_timeout=v["wait_timeout"],
             wait_interval=v["wait_interval"],
             probe=v["do_probe"],
-            starttls=v["starttls"] or StartTLS.POSTGRES,
+            # auto: MySQL's upgrade on 3306 (Aurora MySQL, MariaDB), PostgreSQL's elsewhere.
+            starttls=v["starttls"] or StartTLS.AUTO,
         )
         options = aws_options(v["profile"], v["endpoint"])
         contents, reference = load_stores(
