@@ -34,6 +34,7 @@ from rdstrust.fetch import (
 from rdstrust.transport import ProgressCallback, check_ca_bundle, check_url
 
 G1_PEM = FIXTURES / "bundles" / "g1.pem"
+OLD_PEM = FIXTURES / "bundles" / "old-2019.pem"
 PATH = "/global/global-bundle.pem"
 _ENV = (
     "HTTPS_PROXY",
@@ -587,6 +588,47 @@ def test_source_file_is_validated(tmp_path: Path) -> None:
     # A validated file is cached too, so a later verify without --bundle works offline.
     cached = last_cached_bundle()
     assert cached is not None and cached.read_bytes() == G1_PEM.read_bytes()
+
+
+def test_an_unchanged_source_file_rewrites_nothing_in_the_cache(tmp_path: Path) -> None:
+    # A pipeline runs `update --source` with the same file every time: the first run caches it,
+    # the next ones find the same bytes and write nothing (no file, no fsync).
+    source = tmp_path / "bundle.pem"
+    source.write_bytes(G1_PEM.read_bytes())
+    first = fetch_bundle(SourceOptions(file=source))
+    assert first.cache_file is not None
+    cache_dir = BundleCache().directory
+    files = sorted(p for p in cache_dir.rglob("*") if p.is_file())
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+    again = fetch_bundle(SourceOptions(file=source))
+    assert again.cache_file == first.cache_file and not again.warnings
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files} == before
+    assert sorted(p for p in cache_dir.rglob("*") if p.is_file()) == files
+    # Another bundle in the same file is cached (the body replaced), and is the last one again.
+    source.write_bytes(OLD_PEM.read_bytes())
+    changed = fetch_bundle(SourceOptions(file=source))
+    assert changed.cache_file == first.cache_file
+    cached = last_cached_bundle()
+    assert cached is not None and cached.read_bytes() == OLD_PEM.read_bytes()
+    # Another source marks itself last; going back to the first re-points without rewriting it.
+    fetch_bundle(SourceOptions(file=G1_PEM))
+    body = Path(changed.cache_file or "")
+    stamp = body.stat().st_mtime_ns
+    fetch_bundle(SourceOptions(file=source))
+    assert body.stat().st_mtime_ns == stamp
+    cached = last_cached_bundle()
+    assert cached is not None and cached == body
+
+
+def test_a_tampered_cache_copy_of_an_unchanged_source_is_replaced(tmp_path: Path) -> None:
+    # The shortcut compares bytes: a cached body that no longer equals the source (or its
+    # metadata digest) is not "the same" and is written afresh.
+    source = tmp_path / "bundle.pem"
+    source.write_bytes(G1_PEM.read_bytes())
+    body = Path(fetch_bundle(SourceOptions(file=source)).cache_file or "")
+    body.write_bytes(body.read_bytes().replace(b"MII", b"MIJ", 1))
+    fetch_bundle(SourceOptions(file=source))
+    assert body.read_bytes() == G1_PEM.read_bytes()
 
 
 def test_source_real_bundle_and_pin() -> None:

@@ -148,14 +148,18 @@ class BundleCache:
             self._refuse(problem)
         return data
 
-    def load(self, url: str) -> CacheEntry | None:
-        """The intact entry for ``url``, or ``None`` (missing, unreadable, damaged or unsafe)."""
+    def load(self, url: str, *, parsed: bytes | None = None) -> CacheEntry | None:
+        """The intact entry for ``url``, or ``None`` (missing, unreadable, damaged or unsafe).
+
+        ``parsed``: bytes the caller has just validated as a bundle itself; a cached copy equal
+        to them is not parsed a second time (every other check still applies).
+        """
         if not self._safe_directories():
             return None
-        entry = self._load_key(cache_key(url))
+        entry = self._load_key(cache_key(url), parsed)
         return entry if entry is not None and entry.url == redact_url(url) else None
 
-    def _load_key(self, key: str) -> CacheEntry | None:
+    def _load_key(self, key: str, parsed: bytes | None = None) -> CacheEntry | None:
         body_path, meta_path = self._paths(key)
         raw_meta = self._read(meta_path, _MAX_META_BYTES)
         data = self._read(body_path, MAX_CACHED_BYTES)
@@ -173,10 +177,12 @@ class BundleCache:
             return None
         try:
             # Validated again on every use: the bytes must still be a bundle of CA certificates.
-            # Whether foreign CAs are acceptable is the caller's policy, applied when it parses.
             # Only "is this a well-formed bundle" is checked here: which CAs to accept is the
             # caller's policy, applied when it parses the bytes it gets.
-            parse_bundle(data, source=str(body_path), allow_foreign=True, accept_unknown_rds=True)
+            if data != parsed:
+                parse_bundle(
+                    data, source=str(body_path), allow_foreign=True, accept_unknown_rds=True
+                )
         except BundleError:
             return None
         return CacheEntry(
@@ -228,8 +234,23 @@ class BundleCache:
     def mark_last(self, url: str) -> None:
         """Record ``url``'s entry as the bundle the most recent fetch produced."""
         self._prepare_directories()
-        pointer = {"key": cache_key(url), "url": redact_url(url)}
-        _write_private(self.directory / _LAST, _json_bytes(pointer))
+        pointer = _json_bytes({"key": cache_key(url), "url": redact_url(url)})
+        path = self.directory / _LAST
+        # Already so (a pipeline re-running the same source): no write, no fsync.
+        if self._read(path, _MAX_META_BYTES) != pointer:
+            _write_private(path, pointer)
+
+    def keep(self, url: str, data: bytes, previous: CacheEntry | None) -> CacheEntry:
+        """:meth:`store` for a source without HTTP validators (a file), unless ``previous`` (the
+        intact entry for ``url``) holds ``data`` already.
+
+        Then the entry is only marked as the last fetched: re-running with an unchanged source
+        rewrites nothing (two files and their fsyncs per run otherwise).
+        """
+        if previous is not None and previous.data == data:
+            self.mark_last(url)
+            return previous
+        return self.store(url, data, etag=None, last_modified=None)
 
     def last(self) -> CacheEntry | None:
         """The entry the most recent fetch stored or revalidated, if it is still intact and safe."""

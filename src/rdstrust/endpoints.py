@@ -10,12 +10,15 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from enum import Enum
 
 from rdstrust.errors import UsageError
 
 #: Longest accepted timeout in seconds: a huge one overflows the socket's deadline
 #: (``OverflowError: timestamp out of range``).
 MAX_TIMEOUT = 3600.0
+#: Seconds ``probe`` waits for the connection and each step unless told otherwise.
+PROBE_TIMEOUT = 10.0
 
 # One DNS label (letters, digits, '-', and '_' which some internal zones use).
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
@@ -84,3 +87,20 @@ def check_timeout(timeout: float, option: str = "Timeout") -> float:
             f"{MAX_TIMEOUT:g}."
         )
     return float(timeout)
+
+
+class StartTLS(str, Enum):
+    """How TLS starts on the connection."""
+
+    #: PostgreSQL's SSLRequest, then TLS (every PostgreSQL version; what libpq does by default).
+    POSTGRES = "postgres"
+    #: TLS from the first byte (PostgreSQL 17 direct TLS, or a plain TLS endpoint).
+    NONE = "none"
+    #: MySQL's upgrade: the server's greeting, the client's SSLRequest packet, then TLS
+    #: (MySQL, MariaDB, Aurora MySQL).
+    MYSQL = "mysql"
+    #: ``mysql`` on port 3306, ``postgres`` on any other port (see :func:`resolve_starttls`).
+    AUTO = "auto"
+
+    def __str__(self) -> str:
+        return self.value

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdstrust.amazon_roots import AmazonRootsSource, load_amazon_roots, with_amazon_roots
 from rdstrust.atomic import write_bytes_atomic
@@ -36,14 +37,9 @@ from rdstrust.endpoints import check_timeout
 from rdstrust.errors import FetchError, RdsTrustError, StoreError, UsageError
 from rdstrust.known_cas import UnknownRdsCaError
 from rdstrust.staleness import older_than
-from rdstrust.transport import (
-    Download,
-    DownloadPolicy,
-    ProgressCallback,
-    check_ca_bundle,
-    check_url,
-    download,
-)
+
+if TYPE_CHECKING:
+    from rdstrust.transport import Download, ProgressCallback
 
 #: Seconds to wait for a connection and for each read.
 DEFAULT_TIMEOUT = 30.0
@@ -131,6 +127,8 @@ class SourceOptions:
         if self.max_bytes <= 0 or self.backoff < 0:
             raise UsageError("max_bytes must be positive and backoff 0 or more.")
         if self.url is not None:
+            from rdstrust.transport import check_url  # HTTP machinery only when downloading
+
             check_url(self.url)
         if self.offline_ok and (self.file is not None or not self.use_cache):
             raise UsageError(
@@ -211,6 +209,8 @@ def fetch_bundle(
 
 def _add_amazon_roots(result: FetchResult, opts: SourceOptions) -> FetchResult:
     assert opts.amazon_roots is not None
+    from rdstrust.transport import DownloadPolicy, check_ca_bundle
+
     policy = DownloadPolicy(
         opts.timeout,
         opts.retries,
@@ -233,6 +233,10 @@ def _fetch(opts: SourceOptions, progress: ProgressCallback | None) -> FetchResul
     cache = BundleCache(opts.cache_dir) if opts.use_cache else None
     if opts.file is not None:
         return _from_file(opts, cache)
+    # Imported here: a file source (update --source, the pipeline case) never loads the HTTP
+    # stack (http.client, email, ssl: about 20 ms of a run).
+    from rdstrust.transport import DownloadPolicy, check_ca_bundle, download
+
     verify = check_ca_bundle(opts.ca_bundle)
     policy = DownloadPolicy(
         opts.timeout, opts.retries, opts.backoff, opts.max_bytes, opts.max_time, verify
@@ -340,9 +344,10 @@ def _from_file(opts: SourceOptions, cache: BundleCache | None) -> FetchResult:
     cache_file = None
     if cache is not None:
         key = f"file://{opts.file.resolve()}"
-        warnings = _older(bundle, cache.load(key))
+        previous = cache.load(key, parsed=bundle.raw)
+        warnings = _older(bundle, previous)
         try:
-            entry = cache.store(key, bundle.raw, etag=None, last_modified=None)
+            entry = cache.keep(key, bundle.raw, previous)
             cache_file = str(entry.path)
         except StoreError as exc:
             notes = (f"not cached: {exc.message}",)

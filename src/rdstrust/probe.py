@@ -26,7 +26,6 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from cryptography import x509
@@ -34,7 +33,11 @@ from cryptography.x509.oid import NameOID
 
 from rdstrust.catalogue import SUBJECT_REGION
 from rdstrust.certs import DECODE_ERRORS, CertInfo, Generation, classify, describe, utcnow
-from rdstrust.endpoints import check_host, check_port, check_timeout, is_ip
+from rdstrust.endpoints import PROBE_TIMEOUT, check_host, check_port, check_timeout, is_ip
+
+# Re-exported: StartTLS lives in endpoints so that the command line can offer it without
+# loading this module's TLS machinery.
+from rdstrust.endpoints import StartTLS as StartTLS
 from rdstrust.errors import ProbeError, UsageError
 from rdstrust.pathcheck import Chain, leaf_names
 
@@ -43,7 +46,7 @@ SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 DEFAULT_PORT = 5432
 #: The MySQL / MariaDB port; ``StartTLS.AUTO`` speaks MySQL's upgrade on it.
 MYSQL_PORT = 3306
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = PROBE_TIMEOUT
 
 
 _SUBORDINATE = re.compile(
@@ -55,23 +58,6 @@ _G1 = {
     "RSA4096": Generation.RSA4096_G1,
     "ECC384": Generation.ECC384_G1,
 }
-
-
-class StartTLS(str, Enum):
-    """How TLS starts on the connection."""
-
-    #: PostgreSQL's SSLRequest, then TLS (every PostgreSQL version; what libpq does by default).
-    POSTGRES = "postgres"
-    #: TLS from the first byte (PostgreSQL 17 direct TLS, or a plain TLS endpoint).
-    NONE = "none"
-    #: MySQL's upgrade: the server's greeting, the client's SSLRequest packet, then TLS
-    #: (MySQL, MariaDB, Aurora MySQL).
-    MYSQL = "mysql"
-    #: ``mysql`` on port 3306, ``postgres`` on any other port (see :func:`resolve_starttls`).
-    AUTO = "auto"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import typer
 
 from rdstrust.certs import G1_GENERATIONS, Generation
 from rdstrust.cli._groups import Opt, Values
-from rdstrust.endpoints import MAX_TIMEOUT
+from rdstrust.endpoints import MAX_TIMEOUT, StartTLS
+from rdstrust.endpoints import PROBE_TIMEOUT as DEFAULT_TIMEOUT
 from rdstrust.errors import ExitCode, RdsTrustError, ToolMissingError, UsageError
 from rdstrust.options import MergeOptions, NewStoreType, Pkcs12Profile
 from rdstrust.output import dumps
 from rdstrust.passwords import PasswordSource, prompt_on_terminal
-from rdstrust.probe import DEFAULT_TIMEOUT, StartTLS
 from rdstrust.runner import Passwords
 from rdstrust.stores import StoreType
 from rdstrust.storespec import StoreSpec, jdk_cacerts, parse_store_spec
