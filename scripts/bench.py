@@ -42,6 +42,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
@@ -339,6 +340,70 @@ def _print_human(report: dict[str, object]) -> None:
             print(f"{name:<34}{seconds:>8.3f} s{extra}")
         for name, ratio in body.get("speedup_vs_aws_script", {}).items():
             print(f"{name} is {ratio:.0f}x faster than AWS's script")
+    if report["targets"]:
+        print("\n## targets (issue 12)")
+    for t in report["targets"]:  # type: ignore[attr-defined]
+        sign = "<=" if t["sense"] == "max" else ">="
+        verdict = "met" if t["met"] else "NOT met"
+        print(f"{t['target']:<28}{t['value']:>9.3f}  {sign} {t['bound']:<7.3g} {verdict}")
+
+
+#: The issue's targets: (what, section, how to read the figure, bound, "max" or "min").
+MIB_300_MB = 300e6 / 2**20
+
+
+def _update_seconds(r: dict[str, Any]) -> float | None:
+    return r.get("update", {}).get("median_seconds", {}).get("current")
+
+
+def _startup(name: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda r: r.get("startup", {}).get("median_seconds", {}).get(f"current: {name}")
+
+
+def _scale(kind: str, key: str) -> Callable[[dict[str, Any]], float | None]:
+    def read(r: dict[str, Any]) -> float | None:
+        rows = [
+            row
+            for row in r.get("scale", {}).get("rows", [])
+            if row["tree"] == "current" and row["type"] == kind and row["entries"] == 50000
+        ]
+        return rows[0][key] if rows else None
+
+    return read
+
+
+TARGETS: list[tuple[str, Callable[[dict[str, Any]], float | None], float, str]] = [
+    ("update median (s)", _update_seconds, 0.27, "max"),
+    (
+        "update vs AWS's script (x)",
+        lambda r: r.get("update", {}).get("speedup_vs_aws_script", {}).get("current"),
+        150.0,
+        "min",
+    ),
+    ("--help (s)", _startup("--help"), 0.12, "max"),
+    ("--version (s)", _startup("--version"), 0.05, "max"),
+    *[
+        (f"50k {kind} {what}", _scale(kind, key), bound, "max")
+        for kind in ("jks", "pkcs12", "pem")
+        for what, key, bound in (
+            ("merge (s)", "merge_s", 2.0),
+            ("merge peak (MiB)", "merge_peak_mib", MIB_300_MB),
+            ("verify (s)", "verify_s", 2.0),
+        )
+    ],
+]
+
+
+def check_targets(results: dict[str, Any]) -> list[dict[str, object]]:
+    """Each target the run measured, with its figure and whether it is met."""
+    out: list[dict[str, object]] = []
+    for name, read, bound, sense in TARGETS:
+        value = read(results)
+        if value is None:
+            continue
+        met = value <= bound if sense == "max" else value >= bound
+        out.append({"target": name, "value": value, "bound": bound, "sense": sense, "met": met})
+    return out
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace, dict[str, Path]], dict[str, object]]] = {
@@ -387,6 +452,7 @@ def main() -> int:
         f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}",
         "bundle": str(args.bundle),
         "results": results,
+        "targets": check_targets(results),
     }
     if args.json:
         print(json.dumps(report, indent=2))
