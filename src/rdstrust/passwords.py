@@ -9,7 +9,6 @@ and the store actually needs a password.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Mapping
@@ -96,6 +95,8 @@ def prompt_on_terminal(store: Path) -> str | None:
     """Ask for a store's password when stdin is a terminal (``None`` otherwise, or on EOF)."""
     if not sys.stdin.isatty():
         return None
+    import getpass  # only when a terminal is asked (it loads termios)
+
     try:
         return _checked(getpass.getpass(f"Password for {safe(store)}: "), "the prompt")
     except EOFError:

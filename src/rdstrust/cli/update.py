@@ -30,7 +30,6 @@ from rdstrust.clients import JVM_DEFAULT_NOTE, ClientSettings, jvm_default_trust
 from rdstrust.errors import UsageError
 from rdstrust.known_cas import accepting_unknown_rds
 from rdstrust.options import DEFAULT_WARN_DAYS, VerifyOptions
-from rdstrust.pathcheck import read_chain
 from rdstrust.runner import StoreFailure
 from rdstrust.text import safe
 from rdstrust.update import (
@@ -138,10 +137,15 @@ def _verify_options(v: Values, region: str) -> VerifyOptions:
             "--server-name needs --chain: it is the name the chain's server certificate "
             "must be valid for."
         )
+    chain = None
+    if chain_file is not None:
+        from rdstrust.pathcheck import read_chain  # path checks only with --chain
+
+        chain = read_chain(chain_file)
     return VerifyOptions(
         generations=parse_generations(v["require"]),
         region=region,
-        chain=read_chain(chain_file) if chain_file is not None else None,
+        chain=chain,
         hostname=v["server_name"],
         warn_days=v["warn_days"],
         java=java_for(jvm=v["jvm"], java=v["java"]),
