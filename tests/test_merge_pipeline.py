@@ -224,3 +224,17 @@ def test_a_repeated_alias_is_refused_only_for_two_different_certificates(tmp_pat
     data = create_store(StoreType.JKS, different, password=PW)
     with pytest.raises(StoreError, match="two different entries named"):
         parse_store(data, source="s", password=PW)
+
+
+def test_unparseable_counts_the_same_inside_and_outside_a_run() -> None:
+    from rdstrust.runcache import describe_once
+    from rdstrust.stores import describe_der, unparseable
+
+    good = [c.der for c in read_bundle(G1)]
+    ders = [*good, b"not a certificate", good[0][:-1], good[1]]
+    assert unparseable(ders) == 2
+    with describe_once():
+        assert unparseable(ders) == 2
+        assert describe_der(good[0]) is not None and describe_der(b"\x30\x00") is None
+        assert unparseable(ders) == 2  # described ones are skipped, the rest still loaded
+        assert unparseable([b"\x30\x00", good[0]]) == 1  # known undecodable: still counted

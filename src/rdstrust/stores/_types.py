@@ -21,6 +21,7 @@ from rdstrust.certs import (
     remember_description,
 )
 from rdstrust.errors import WrongPasswordError
+from rdstrust.runcache import run_descriptions
 
 
 class StoreType(str, Enum):
@@ -210,14 +211,15 @@ def unparseable(ders: Iterable[bytes]) -> int:
     from cryptography import x509
 
     count = 0
+    described = run_descriptions()  # looked up once, not once per certificate
+    load = x509.load_der_x509_certificate
     with warnings.catch_warnings():  # once for the whole store: it costs more than the load
         warnings.simplefilter("ignore")
         for der in ders:
-            hit, known = cached_description(der)
-            if hit and known is not None:
-                continue
+            if described and described.get(der) is not None:
+                continue  # described this run, so it loads
             try:
-                x509.load_der_x509_certificate(der)
+                load(der)
             except DECODE_ERRORS:
                 count += 1
     return count
