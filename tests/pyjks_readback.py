@@ -5,8 +5,8 @@ is an independent implementation of the same format, so it is the second reader:
 rdstrust produces must load in pyjks with the same password, and show the same aliases, the
 same certificates and the same private-key blobs as rdstrust's own reader sees.
 
-How: every JKS/JCEKS byte string rdstrust produces passes through ``jks._assemble`` together
-with its password, so a spy around that one function records (bytes, password) without
+How: every JKS/JCEKS byte string rdstrust produces passes through ``jks._assemble_parts``
+together with its password, so a spy around that one function records (bytes, password) without
 guessing passwords and without changing what is written. After each test the recorded stores
 are read by both readers and compared; a difference fails that test. The totals are printed at
 the end of the run, and a run that recorded stores but checked none fails, so the check cannot
@@ -60,7 +60,7 @@ def compare(data: bytes, password: str) -> bool:
             assert isinstance(other, pyjks.PrivateKeyEntry), entry.alias
             assert [c for _, c in other.cert_chain] == list(entry.certificates), entry.alias
             # The encrypted key blob, which rdstrust carries byte for byte and never opens.
-            assert other._encrypted in bytes(ours._raws[index].raw), entry.alias
+            assert other._encrypted in ours.raw_entry(index), entry.alias
         else:
             assert isinstance(other, pyjks.SecretKeyEntry), entry.alias
     return True
@@ -78,15 +78,15 @@ def check_pending() -> None:
 
 @pytest.fixture(autouse=True)
 def _pyjks_reads_back_what_rdstrust_wrote(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    real = rd_jks._assemble
+    real = rd_jks._assemble_parts
 
-    def recording(magic: int, version: int, entries: object, password: str) -> bytes:
-        data = real(magic, version, entries, password)  # type: ignore[arg-type]
+    def recording(magic: int, version: int, count: int, parts: object, password: str) -> bytes:
+        data = real(magic, version, count, parts, password)  # type: ignore[arg-type]
         STATE.pending.append((data, password))
         STATE.recorded += 1
         return data
 
-    monkeypatch.setattr(rd_jks, "_assemble", recording)
+    monkeypatch.setattr(rd_jks, "_assemble_parts", recording)
     STATE.pending = []
     yield
     check_pending()

@@ -186,6 +186,7 @@ def sha256_hex(der: bytes) -> str:
 #: "Amazon RDS" as each string type of a name spells it (PrintableString, UTF8String and the
 #: other single-byte types; BMPString; UniversalString).
 _RDS_MARKS = tuple(_RDS_OU.encode(codec) for codec in ("ascii", "utf-16-be", "utf-32-be"))
+_ASCII_MARK, _BMP_MARK, _UNIVERSAL_MARK = _RDS_MARKS
 
 
 def could_be_rds(der: bytes) -> bool:
@@ -195,7 +196,8 @@ def could_be_rds(der: bytes) -> bool:
     bytes hold that text in none of the encodings a name may use is not one; checking the bytes
     spares describing every other certificate of a large store.
     """
-    return any(mark in der for mark in _RDS_MARKS)
+    # Spelled out rather than any(...) over the marks: a verify asks this of 50,000 entries.
+    return _ASCII_MARK in der or _BMP_MARK in der or _UNIVERSAL_MARK in der
 
 
 def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:

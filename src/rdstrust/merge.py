@@ -25,6 +25,7 @@ from rdstrust.certs import CertInfo, could_be_rds, describe_once, utcnow
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.options import MergeOptions, Pkcs12Profile
 from rdstrust.ostrust import regenerated_by
+from rdstrust.runcache import gc_paused
 from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
 from rdstrust.stores import (
     CREATABLE_TYPES,
@@ -334,7 +335,7 @@ def merge_store(
     atomically through symlinks, keeping mode and owner, after saving ``<name>.bak`` (unless
     ``options.backup`` is false). On any error the file is left byte for byte unchanged.
     """
-    with describe_once():
+    with describe_once(), gc_paused():
         return _merge_store(store_path, bundle, password, options or MergeOptions())
 
 
@@ -345,22 +346,29 @@ def _merge_store(
     opts: MergeOptions,
 ) -> MergeResult:
     if opts.dry_run:
-        # Build the new bytes without writing them, so a dry run fails exactly where the real
-        # run would (for example: no password to write a JKS store).
+        # Build and check the new bytes without writing them, so a dry run fails exactly where
+        # the real run would (for example: no password to write a JKS store).
         work = _prepare(store_path, bundle, password, opts)
-        _render(work, password, opts)
+        if work.plan.changes:
+            keys = _keys(work)
+            data, expected = _render(work, password, opts, keys)
+            _check(data, work.plan, expected, password, keys)
         # Nothing changed on disk: "the store after the merge" is the store as it is.
-        now = _contents(work.plan, work.loaded) if work.loaded is not None else None
-        return MergeResult.of(work.plan, dry_run=True, contents=now)
+        return MergeResult.of(work.plan, dry_run=True, contents=_as_found(work))
     with exclusive_lock(store_path):
         work = _prepare(store_path, bundle, password, opts)
-        data, contents = _render(work, password, opts)
-        if data is None:
-            return MergeResult.of(work.plan, contents=contents)
-        keep = opts.backup and not work.plan.created
+        if not work.plan.changes:
+            return MergeResult.of(work.plan, contents=_as_found(work))
+        plan, keys = work.plan, _keys(work)
+        data, expected = _render(work, password, opts, keys)
+        # The old store (every entry, every certificate) is not needed past this point: let it
+        # go before the read-back builds the new one, so the two never fill memory together.
+        del work
+        contents = _contents(plan, _check(data, plan, expected, password, keys))
+        keep = opts.backup and not plan.created
         written_to = write_bytes_atomic(store_path, data, backup=keep)
         saved = str(written_to.with_name(written_to.name + BACKUP_SUFFIX)) if keep else None
-        return MergeResult.of(work.plan, written=True, backup=saved, contents=contents)
+        return MergeResult.of(plan, written=True, backup=saved, contents=contents)
 
 
 def _contents(plan: MergePlan, loaded: LoadedStore) -> StoreContents:
@@ -372,17 +380,27 @@ def _contents(plan: MergePlan, loaded: LoadedStore) -> StoreContents:
     )
 
 
-def _render(
-    work: _Work, password: str | None, options: MergeOptions
-) -> tuple[bytes | None, StoreContents | None]:
-    """The store's new bytes (``None`` when nothing changes) and its read-back contents."""
-    plan = work.plan
-    if not plan.changes:
-        return None, _contents(plan, work.loaded) if work.loaded is not None else None
-    profile = plan.pkcs12_profile.value if plan.pkcs12_profile else None
+def _as_found(work: _Work) -> StoreContents | None:
+    """The store as it is on disk (``None`` when it does not exist yet)."""
+    return _contents(work.plan, work.loaded) if work.loaded is not None else None
+
+
+def _keys(work: _Work) -> KeyDeriver:
     # One set of PKCS12 key derivations for writing and reading back (see KeyDeriver): the
     # read-back still checks the MAC and decrypts everything, with keys derived once.
-    keys = getattr(work.loaded, "keys", None) or KeyDeriver()
+    return getattr(work.loaded, "keys", None) or KeyDeriver()
+
+
+#: What the check compares: an entry's alias, kind and fingerprint.
+_Identity = tuple[str, EntryKind, "str | None"]
+
+
+def _render(
+    work: _Work, password: str | None, options: MergeOptions, keys: KeyDeriver
+) -> tuple[bytes, list[_Identity]]:
+    """The store's new bytes, and the entries they must hold (see :func:`_check`)."""
+    plan = work.plan
+    profile = plan.pkcs12_profile.value if plan.pkcs12_profile else None
     if work.loaded is None:
         data = create_store(plan.type, work.add, password=password, profile=profile, keys=keys)
     else:
@@ -390,31 +408,36 @@ def _render(
         data = work.loaded.render(
             remove=work.remove, add=work.add, password=password, profile=asked
         )
-    return data, _contents(plan, _check(data, plan, work, password, keys))
+    old = work.loaded.entries if work.loaded is not None else ()
+    remove = work.remove
+    expected: list[_Identity] = [
+        (e.alias, e.kind, e.sha256)
+        for e in (old if not remove else (e for i, e in enumerate(old) if i not in remove))
+    ]
+    expected += ((a.alias, EntryKind.TRUSTED_CERT, a.sha256) for a in plan.added)
+    return data, expected
 
 
 def _check(
-    data: bytes, plan: MergePlan, work: _Work, password: str | None, keys: KeyDeriver
+    data: bytes,
+    plan: MergePlan,
+    expected: list[_Identity],
+    password: str | None,
+    keys: KeyDeriver,
 ) -> LoadedStore:
     """Read the new bytes back: every kept entry and every added certificate must be there.
 
+    ``expected`` is each kept entry's and each added certificate's (alias, kind, sha256).
     Returns the read-back store, which is what the caller verifies: the check that guards the
     write is also the only parse of the new bytes.
     """
     _, reread = parse_store(
         data, source=plan.store, password=password, store_type=plan.type, keys=keys
     )
-    before = [
-        (e.alias, e.kind, e.sha256)
-        for i, e in enumerate(work.loaded.entries if work.loaded else ())
-        if i not in work.remove
-    ]
     after = [(e.alias, e.kind, e.sha256) for e in reread.entries]
-    expected_new: list[tuple[str, EntryKind, str | None]] = [
-        (a.alias, EntryKind.TRUSTED_CERT, a.sha256) for a in plan.added
-    ]
-    # Equal as multisets (order may differ: a removed entry's place is taken by nothing).
-    if Counter(after) != Counter(before + expected_new):
+    # Equal as multisets (order may differ: a removed entry's place is taken by nothing). The
+    # same list in the same order is that without counting (what JKS and PEM write).
+    if after != expected and Counter(after) != Counter(expected):
         raise StoreError(
             f"Refusing to write {plan.store}: the rewritten store would not hold exactly the "
             "original entries plus the new certificates (please report this as a bug).",

@@ -36,6 +36,7 @@ from rdstrust.options import (
     check_warn_days,
 )
 from rdstrust.pathcheck import Client, PathResult, check_path
+from rdstrust.runcache import gc_paused
 from rdstrust.runner import Passwords, StoreFailure, run_stores
 from rdstrust.stores import StoreContents, StoreEntry, StoreType, read_store
 from rdstrust.storespec import StoreSpec, as_specs
@@ -315,7 +316,7 @@ def verify_store(
     Raises :class:`rdstrust.errors.StoreError` when the store cannot be read and
     :class:`rdstrust.errors.ToolMissingError` when the JVM cannot run.
     """
-    with describe_once():
+    with describe_once(), gc_paused():
         contents = read_store(path, password, store_type)
         return judge_store(path, contents, required, password=password, options=options)
 

@@ -162,6 +162,8 @@ def _refuse_shadowed_aliases(entries: Sequence[StoreEntry], source: str) -> None
     Java's JKS and PKCS12 loaders key entries by the lower-cased alias, so the last one wins and
     the others do not exist for the JVM: rdstrust would count a CA the application never sees.
     """
+    if len({entry.alias.lower() for entry in entries}) == len(entries):
+        return  # no alias twice, so none is shadowed (the loop below would find nothing)
     seen: dict[str, str | None] = {}
     for entry in entries:
         key = entry.alias.lower()

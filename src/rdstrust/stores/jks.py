@@ -18,7 +18,6 @@ import logging
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from rdstrust.errors import PasswordNeededError, StoreError, WrongPasswordError
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, check_password
@@ -42,10 +41,16 @@ def _password_bytes(password: str) -> bytes:
     return password.encode("utf-16-be")
 
 
-def _digest(password: str, body: bytes) -> bytes:
-    return hashlib.sha1(
-        _password_bytes(password) + _WHITENER + body, usedforsecurity=False
-    ).digest()
+def _digest(password: str, body: bytes | memoryview) -> bytes:
+    return _digester(password, body).digest()
+
+
+def _digester(password: str, *parts: bytes | memoryview) -> hashlib._Hash:
+    # Fed piece by piece: concatenating a 40 MB body with the password copied all of it.
+    digest = hashlib.sha1(_password_bytes(password) + _WHITENER, usedforsecurity=False)
+    for part in parts:
+        digest.update(part)
+    return digest
 
 
 def _decode_alias(raw: bytes) -> str:
@@ -65,15 +70,6 @@ def _encode_utf(text: str) -> bytes:
     return struct.pack(">H", len(data)) + data
 
 
-@dataclass(frozen=True)
-class _Raw:
-    """One entry as it was in the file."""
-
-    #: A view into the file's bytes (the file is kept anyway; 50,000 copies would not be).
-    raw: bytes | memoryview = field(repr=False)
-    entry: StoreEntry
-
-
 _U2 = struct.Struct(">H")
 _U4 = struct.Struct(">I")
 _U8 = struct.Struct(">Q")
@@ -82,10 +78,10 @@ _U8 = struct.Struct(">Q")
 class _Reader:
     # A 50,000-entry store means 800,000 reads: each is one bounds check and one unpack_from,
     # without slicing the bytes first.
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes, source: str, end: int | None = None) -> None:
         self.data = data
-        self.view = memoryview(data)
-        self.end = len(data)
+        #: Where the entries end (the digest after them is not read as entry bytes).
+        self.end = len(data) if end is None else end
         self.pos = 0
         self.source = source
 
@@ -118,15 +114,31 @@ class _Reader:
 
 
 class JksStore:
-    """A parsed JKS or JCEKS store whose entries keep their original bytes."""
+    """A parsed JKS or JCEKS store whose entries keep their original bytes.
+
+    The file's bytes are not kept: each entry's bytes are its *head* (``heads[i]``) followed,
+    for a trusted certificate, by the certificate the entry already holds. A trusted entry ends
+    with its DER certificate, so its head is everything before it (tag, alias, timestamp, type,
+    length); any other entry's head is all of its bytes. A 50,000-entry store then holds each
+    certificate once instead of twice (file and entry), and the file is freed once parsed.
+    """
 
     def __init__(
-        self, *, magic: int, version: int, raws: Sequence[_Raw], verified: bool, source: str
+        self,
+        *,
+        magic: int,
+        version: int,
+        entries: Sequence[StoreEntry],
+        heads: Sequence[bytes],
+        verified: bool,
+        source: str,
     ) -> None:
+        if len(entries) != len(heads):
+            raise ValueError("one head per entry")
         self.magic = magic
         self.version = version
-        self._raws = tuple(raws)
-        self.entries: tuple[StoreEntry, ...] = tuple(r.entry for r in raws)
+        self.entries: tuple[StoreEntry, ...] = tuple(entries)
+        self._heads = tuple(heads)
         #: False when no password was given: the digest was not checked (as Java does).
         self.verified = verified
         self.password_required = False
@@ -146,6 +158,14 @@ class JksStore:
     def variant(self) -> str:
         """``"JKS"`` or ``"JCEKS"``."""
         return "JCEKS" if self.magic == MAGIC_JCEKS else "JKS"
+
+    def _pieces(self, index: int) -> tuple[bytes, ...]:
+        head, entry = self._heads[index], self.entries[index]
+        return (head, entry.certificates[0]) if entry.kind is EntryKind.TRUSTED_CERT else (head,)
+
+    def raw_entry(self, index: int) -> bytes:
+        """The bytes entry ``index`` had in the file (what :meth:`render` writes for it)."""
+        return b"".join(self._pieces(index))
 
     def render(
         self,
@@ -170,9 +190,18 @@ class JksStore:
                 f"{self.source} was read without checking its password; refusing to write it.",
                 path=self.source,
             )
-        kept = [r.raw for i, r in enumerate(self._raws) if i not in remove]
-        new = [_trusted_entry(c, self.version) for c in add]
-        return _assemble(self.magic, self.version, [*kept, *new], password)
+        parts: list[bytes] = []
+        count = 0
+        trusted = EntryKind.TRUSTED_CERT
+        for index, (head, entry) in enumerate(zip(self._heads, self.entries, strict=True)):
+            if index in remove:
+                continue
+            count += 1
+            parts.append(head)
+            if entry.kind is trusted:
+                parts.append(entry.certificates[0])
+        parts += (_trusted_entry(c, self.version) for c in add)
+        return _assemble_parts(self.magic, self.version, count + len(add), parts, password)
 
 
 def _trusted_entry(cert: NewCert, version: int) -> bytes:
@@ -185,11 +214,18 @@ def _trusted_entry(cert: NewCert, version: int) -> bytes:
     return body + struct.pack(">I", len(cert.der)) + cert.der
 
 
-def _assemble(
-    magic: int, version: int, entries: Sequence[bytes | memoryview], password: str
+def _assemble(magic: int, version: int, entries: Sequence[bytes], password: str) -> bytes:
+    return _assemble_parts(magic, version, len(entries), entries, password)
+
+
+def _assemble_parts(
+    magic: int, version: int, count: int, parts: Sequence[bytes], password: str
 ) -> bytes:
-    body = struct.pack(">III", magic, version, len(entries)) + b"".join(entries)
-    return body + _digest(password, body)
+    """The store file: header, ``count`` entries given as ``parts`` (an entry may span several),
+    digest. Joined once: header, body and digest are never copied into one another."""
+    header = struct.pack(">III", magic, version, count)
+    digest = _digester(password, header, *parts).digest()
+    return b"".join([header, *parts, digest])
 
 
 def create(add: Sequence[NewCert], *, password: str | None, profile: str | None = None) -> bytes:
@@ -213,10 +249,10 @@ def load(data: bytes, *, source: str, password: str | None) -> JksStore:
     check_password(password, source)
     if len(data) < 12 + _DIGEST_LEN:
         raise StoreError(f"{source} is too short to be a JKS store; it is damaged.", path=source)
-    body, stored = data[:-_DIGEST_LEN], data[-_DIGEST_LEN:]
+    end = len(data) - _DIGEST_LEN  # the body; read in place, never copied
     verified = False
     if password is not None:
-        if _digest(password, body) != stored:
+        if _digest(password, memoryview(data)[:end]) != data[end:]:
             raise WrongPasswordError(
                 f"{source}: wrong password, or the store was modified (its JKS integrity digest "
                 "does not match); check the password, and restore the file if it was tampered "
@@ -224,7 +260,7 @@ def load(data: bytes, *, source: str, password: str | None) -> JksStore:
                 path=source,
             )
         verified = True
-    reader = _Reader(body, source)
+    reader = _Reader(data, source, end)
     magic, version, count = reader.u4(), reader.u4(), reader.u4()
     if magic not in (MAGIC_JKS, MAGIC_JCEKS) or version not in (1, 2):
         raise StoreError(
@@ -236,14 +272,68 @@ def load(data: bytes, *, source: str, password: str | None) -> JksStore:
             f"{MAX_ENTRIES:,}); it is damaged or hostile.",
             path=source,
         )
-    raws = [_read_entry(reader, version, magic, source) for _ in range(count)]
-    if reader.pos != len(body):
+    entries, heads = _read_entries(reader, version, magic, count)
+    if reader.pos != end:
         raise StoreError(
-            f"{source} has {len(body) - reader.pos} unexpected bytes after its entries; "
+            f"{source} has {end - reader.pos} unexpected bytes after its entries; "
             "the store is damaged.",
             path=source,
         )
-    return JksStore(magic=magic, version=version, raws=raws, verified=verified, source=source)
+    return JksStore(
+        magic=magic, version=version, entries=entries, heads=heads, verified=verified, source=source
+    )
+
+
+#: A trusted-certificate entry up to its alias: tag, alias length.
+_ENTRY_START = struct.Struct(">IH")
+#: What follows the timestamp of a version 2 certificate: the type, "X.509" as Java's writeUTF.
+_X509_TYPE = b"\x00\x05X.509"
+
+
+def _read_entries(
+    reader: _Reader, version: int, magic: int, count: int
+) -> tuple[list[StoreEntry], list[bytes]]:
+    """Read ``count`` entries: each one's :class:`StoreEntry` and head (see :class:`JksStore`).
+
+    A 50,000-entry store is 50,000 trusted certificates, so a well-formed trusted-certificate
+    entry is read here in a few slices and bounds checks. Anything else (another kind of entry,
+    a length running past the end, a type that is not X.509) is read again from its first byte
+    by :func:`_read_entry`, the careful reader, which gives the entry or the error: this loop
+    only ever takes entries that reader takes, and reads them the same way.
+    """
+    data, end = reader.data, reader.end
+    start_of, u4 = _ENTRY_START.unpack_from, _U4.unpack_from
+    sha256, trusted = hashlib.sha256, EntryKind.TRUSTED_CERT
+    type_len = len(_X509_TYPE) if version == 2 else 0
+    entries: list[StoreEntry] = []
+    heads: list[bytes] = []
+    pos = reader.pos
+    for _ in range(count):
+        if pos + 6 <= end:
+            tag, alias_len = start_of(data, pos)
+            cert_at = pos + 6 + alias_len + 8 + type_len  # after alias, timestamp and type
+            if (
+                tag == _TAG_TRUSTED_CERT
+                and cert_at + 4 <= end
+                and (not type_len or data[cert_at - type_len : cert_at] == _X509_TYPE)
+            ):
+                der_at = cert_at + 4
+                der_end = der_at + u4(data, cert_at)[0]
+                if der_end <= end:
+                    der = data[der_at:der_end]
+                    # As _decode_alias: a strict decode that works equals the lenient one.
+                    alias = data[pos + 6 : pos + 6 + alias_len].decode("utf-8", "replace")
+                    entries.append(StoreEntry(alias, trusted, sha256(der).hexdigest(), (der,)))
+                    heads.append(data[pos:der_at])
+                    pos = der_end
+                    continue
+        reader.pos = pos
+        entry, head = _read_entry(reader, version, magic, reader.source)
+        entries.append(entry)
+        heads.append(head)
+        pos = reader.pos
+    reader.pos = pos
+    return entries, heads
 
 
 def _read_cert(reader: _Reader, version: int) -> bytes:
@@ -257,7 +347,8 @@ def _read_cert(reader: _Reader, version: int) -> bytes:
     return reader.take(reader.u4())
 
 
-def _read_entry(reader: _Reader, version: int, magic: int, source: str) -> _Raw:
+def _read_entry(reader: _Reader, version: int, magic: int, source: str) -> tuple[StoreEntry, bytes]:
+    """One entry, read field by field with every check, and its head (see :class:`JksStore`)."""
     start = reader.pos
     tag = reader.u4()
     alias = _decode_alias(reader.utf())
@@ -287,7 +378,9 @@ def _read_entry(reader: _Reader, version: int, magic: int, source: str) -> _Raw:
         sha256=_sha256(certs[0]) if certs else None,
         certificates=certs,
     )
-    return _Raw(raw=reader.view[start : reader.pos], entry=entry)
+    # A trusted certificate's entry ends with the certificate, which the entry holds already.
+    head_end = reader.pos - len(certs[0]) if kind is EntryKind.TRUSTED_CERT else reader.pos
+    return entry, reader.data[start:head_end]
 
 
 def _sha256(der: bytes) -> str:
@@ -345,7 +438,7 @@ def _skip_java_object(reader: _Reader) -> None:
     # find its end is to parse the serialization stream (as pyjks does, jks.py _read_java_obj).
     import javaobj  # a runtime dependency for this alone (see README "Dependencies")
 
-    stream = io.BytesIO(reader.data[reader.pos :])
+    stream = io.BytesIO(reader.data[reader.pos : reader.end])
     damaged = StoreError(
         f"{reader.source} has a JCEKS secret key entry that cannot be parsed; the store is "
         "damaged.",
