@@ -125,7 +125,8 @@ def test_root_help_lists_every_command_with_its_docstring_without_importing_them
 
 
 #: What ``update --source FILE`` never needs: pydantic (Typer's coercion), the HTTP stack (no
-#: download), the AWS SDK, and the probe's TLS machinery.
+#: download), the AWS SDK, the probe's TLS machinery, path checks (no --chain) and the
+#: OS trust-store installer.
 NOT_FOR_UPDATE = (
     "pydantic",
     "requests",
@@ -134,6 +135,8 @@ NOT_FOR_UPDATE = (
     "rdstrust.transport",
     "rdstrust.probe",
     "rdstrust.cli.probe",
+    "rdstrust.pathcheck",
+    "rdstrust.ostrust",
 )
 
 

@@ -34,11 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdstrust.errors import JvmGaveUpError, ToolMissingError
-from rdstrust.pathcheck import Chain
 from rdstrust.stores import StoreType
+
+if TYPE_CHECKING:
+    from rdstrust.pathcheck import Chain  # a type only: update finds java without path checks
 
 #: Environment variable through which the store password reaches TrustCheck.java.
 PASSWORD_ENV = "RDSTRUST_STORE_PASSWORD"  # noqa: S105  (a variable name, not a password)

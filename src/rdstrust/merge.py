@@ -24,7 +24,7 @@ from rdstrust.bundle import Bundle, assign_aliases
 from rdstrust.certs import CertInfo, could_be_rds, describe_once, utcnow
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.options import MergeOptions, Pkcs12Profile
-from rdstrust.ostrust import regenerated_by
+from rdstrust.regenerated import regenerated_by
 from rdstrust.runcache import gc_paused
 from rdstrust.runner import Passwords, StoreFailure, StoreOutcome, run_stores
 from rdstrust.stores import (

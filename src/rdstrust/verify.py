@@ -21,11 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdstrust.bundle import Bundle, parse_bundle, read_bundle
 from rdstrust.certs import G1_GENERATIONS, CertInfo, Generation, could_be_rds, describe_once, utcnow
 from rdstrust.errors import BundleError, UsageError
-from rdstrust.jvm import JavaVerdict, java_trust_check, keystore_type
 from rdstrust.options import (
     DEFAULT_WARN_DAYS,
     EARLIEST_TIME,
@@ -35,12 +35,17 @@ from rdstrust.options import (
     check_time,
     check_warn_days,
 )
-from rdstrust.pathcheck import Client, PathResult, check_path
 from rdstrust.runcache import gc_paused
 from rdstrust.runner import Passwords, StoreFailure, run_stores
 from rdstrust.stores import StoreContents, StoreEntry, StoreType, read_store
 from rdstrust.storespec import StoreSpec, as_specs
 from rdstrust.summary import CertSummary, summarize
+
+if TYPE_CHECKING:
+    # Loaded when used: the JVM only with --jvm, path checks only with --chain / --host, so a
+    # membership check (what update runs) loads neither.
+    from rdstrust.jvm import JavaVerdict
+    from rdstrust.pathcheck import PathResult
 
 #: A CA certificate as reports name it (the one summary type of reports).
 CaRef = CertSummary
@@ -249,6 +254,8 @@ def verify_contents(
     expiry = _expiry(anchors, required, when, opts.warn_days)
     path = None
     if opts.chain is not None:
+        from rdstrust.pathcheck import Client, check_path
+
         # Each store is judged by the rules of the client that reads it: libpq for PEM files
         # (sslrootcert), pgjdbc / the JVM for Java keystores.
         client = Client.LIBPQ if contents.type is StoreType.PEM else Client.PGJDBC
@@ -422,6 +429,8 @@ def _expiry(
 def _java_check(
     contents: StoreContents, path: str | Path, password: str | None, options: VerifyOptions
 ) -> JavaCheck:
+    from rdstrust.jvm import java_trust_check, keystore_type
+
     if keystore_type(contents.type) is None:
         return JavaCheck(
             verdict=None,
