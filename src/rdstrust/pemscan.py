@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -148,9 +149,32 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
     as it is (OpenSSL skips such a block). ``exact_only`` turns the fast path for well-formed
     blocks off (tests compare both paths).
     """
-    lines = _Lines(data)
-    blocks: list[PemBlock] = []
     strays: list[int] = []
+    walk = _walk(data, strays, indented=indented, exact_only=exact_only)
+    blocks: list[PemBlock] = []
+    while True:
+        try:
+            blocks.append(next(walk))
+        except StopIteration as done:
+            return PemScan(tuple(blocks), tuple(strays), done.value)
+
+
+def holds_certificate(data: bytes) -> bool:
+    """Whether :func:`scan` finds a block with a certificate label; stops at the first one.
+
+    Exactly ``any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)``, without reading
+    the rest of a 50 MB store only to tell that it is PEM.
+    """
+    return any(b.label in CERTIFICATE_LABELS for b in _walk(data, [], indented=False))
+
+
+def _walk(
+    data: bytes, strays: list[int], *, indented: bool, exact_only: bool = False
+) -> Generator[PemBlock, None, str | None]:
+    """The blocks of :func:`scan`, one at a time; stray offsets go to ``strays``, and the
+    generator's return value is the problem (``None`` when OpenSSL reads the whole file)."""
+    lines = _Lines(data)
+    count = 0
     pos = 0
     fast = _FAST.match
     after_end = 0  # where OpenSSL's next PEM read starts (the file's start, or after an END)
@@ -163,17 +187,11 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
                 if label_bytes[-1:] != b" ":  # OpenSSL would keep a trailing space in the name
                     lines.at_chunk_start(start)
                     body_start, body_end = found.span(2)
-                    blocks.append(
-                        PemBlock(
-                            len(blocks) + 1,
-                            label_bytes.decode("ascii"),
-                            start,
-                            body_start,
-                            body_end,
-                            found.end(),
-                        )
-                    )
+                    count += 1
                     pos = after_end = found.end()
+                    yield PemBlock(
+                        count, label_bytes.decode("ascii"), start, body_start, body_end, pos
+                    )
                     continue
         head, body_start = (b"", start + 1)
         if bom or lines.at_chunk_start(start, indented=indented):
@@ -196,11 +214,12 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
                 problem = "ends with another block's END line"
         if problem is not None:
             # The line number is counted only here: once per file, so the pass stays linear.
-            where = f"PEM block {len(blocks) + 1} ({_shown(name)}, line {line_number(data, start)})"
-            return PemScan(tuple(blocks), tuple(strays), f"{where} {problem}")
-        blocks.append(PemBlock(len(blocks) + 1, name, start, body_start, end_at, end))
+            where = f"PEM block {count + 1} ({_shown(name)}, line {line_number(data, start)})"
+            return f"{where} {problem}"
+        count += 1
+        yield PemBlock(count, name, start, body_start, end_at, end)
         pos = after_end = end
-    return PemScan(tuple(blocks), tuple(strays))
+    return None
 
 
 def _shown(label: str) -> str:
@@ -214,22 +233,45 @@ def _shown(label: str) -> str:
 def decode_body(data: bytes, block: PemBlock) -> bytes:
     """The bytes a block's base64 body holds; :class:`PemError` when OpenSSL could differ."""
     body = data[block.body_start : block.body_end]
-    if not _BODY.fullmatch(body):
-        if not body.strip():
-            raise PemError("is empty")
-        raise PemError(
-            "does not hold plain base64 lines (placeholder text such as 'xxxx', headers, "
-            "blank or over-long lines, or a cut-off body)"
-        )
-    try:
-        der = base64.b64decode(b"".join(body.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise PemError(
-            "does not hold valid base64 (misplaced '=' padding or a cut-off body)"
-        ) from None
+    der = _decode_plain_lines(body)
+    if der is None:
+        if not _BODY.fullmatch(body):
+            if not body.strip():
+                raise PemError("is empty")
+            raise PemError(
+                "does not hold plain base64 lines (placeholder text such as 'xxxx', headers, "
+                "blank or over-long lines, or a cut-off body)"
+            )
+        try:
+            der = base64.b64decode(b"".join(body.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise PemError(
+                "does not hold valid base64 (misplaced '=' padding or a cut-off body)"
+            ) from None
     if not der:
         raise PemError("is empty")
     return der
+
+
+def _decode_plain_lines(body: bytes) -> bytes | None:
+    """What the usual body decodes to, or ``None``: then :data:`_BODY` decides.
+
+    The usual body is LF-ended lines of 1 to 253 bytes that decode as strict base64 once
+    joined, so every byte is of the base64 alphabet (``validate=True`` refuses any other):
+    one of the shapes :data:`_BODY` matches, and the lines joined are exactly what
+    ``b"".join(body.split())`` gives. A few C-level calls instead of the per-line regex; any
+    other body, valid or not, takes the careful path, which gives the answer and the message.
+    """
+    lines = body.split(b"\n")
+    # One empty piece, the last: LF-ended, no blank line (and not empty: two pieces at least).
+    if len(lines) < 2 or lines[-1] or lines.count(b"") != 1:
+        return None
+    if max(map(len, lines)) > _CHUNK - 1:
+        return None
+    try:
+        return base64.b64decode(b"".join(lines), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def shown_label(label: str) -> str:
@@ -244,6 +286,7 @@ __all__ = [
     "PemError",
     "PemScan",
     "decode_body",
+    "holds_certificate",
     "line_number",
     "scan",
     "shown_label",

@@ -28,7 +28,6 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rdstrust.certs import der_to_pem
 from rdstrust.errors import StoreError
@@ -38,6 +37,7 @@ from rdstrust.pemscan import (
     PemError,
     PemScan,
     decode_body,
+    holds_certificate,
     line_number,
     scan,
     shown_label,
@@ -49,20 +49,22 @@ from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
 
-
-@dataclass(frozen=True)
-class _Span:
-    start: int  # including the label/comment line before the block
-    end: int
+#: Where an entry's text starts (its label line included) and ends: a plain tuple, since a
+#: 50,000-entry store has one per entry.
+_Span = tuple[int, int]
 
 
 def _first_element(data: bytes) -> bytes:
-    # An OpenSSL "TRUSTED CERTIFICATE" is the certificate followed by trust settings.
+    """The first DER element of ``data`` (``data`` itself when it is one, or not DER)."""
+    # An OpenSSL "TRUSTED CERTIFICATE" is the certificate followed by trust settings. Read as
+    # _der.read_tlv reads it, without copying the usual certificate, which is all of data.
     try:
-        tlv, _ = _der.read_tlv(data)
+        end = _der.read_header(data).end
     except _der.DerError:
         return data
-    return tlv.raw
+    if end is None or end >= len(data):
+        return data  # indefinite or cut off (read_tlv refuses both), or exactly one element
+    return data[:end]
 
 
 class PemStore:
@@ -100,23 +102,43 @@ class PemStore:
         del password, profile
         pieces, pos = [], 0
         for index in sorted(remove):  # one join, not one copy of the file per removed block
-            span = self._spans[index]
-            pieces.append(self.text[pos : span.start])
-            pos = span.end
+            start, end = self._spans[index]
+            pieces.append(self.text[pos:start])
+            pos = end
         text = b"".join([*pieces, self.text[pos:]])
         kept = [e.sha256 for i, e in enumerate(self.entries) if i not in remove]
-        return _checked(_append(text, add), kept, add, self.source)
+        # The kept certificates read back as the very bytes objects this store holds.
+        known = {e.certificates[0]: e.certificates[0] for e in self.entries if e.certificates}
+        reread = _checked(_append(text, add), kept, add, self.source, known)
+        _READ_BACK[:] = [reread]
+        return reread.text
 
 
-def _checked(text: bytes, kept: Sequence[str | None], add: Sequence[NewCert], source: str) -> bytes:
-    """``text``, after checking that OpenSSL would load exactly the intended certificates.
+#: The store :meth:`PemStore.render` parsed from the text it returned, until :func:`load` is
+#: asked for that text. A merge reads every store it renders back before writing it (and
+#: compares it with what it meant to write); render has just parsed that very text in full to
+#: count its certificates, so the read-back takes that parse instead of repeating it. Matched
+#: by identity (the bytes object render returned, held here so its id cannot be reused) and
+#: source, taken once; a render not followed by a load keeps it until the next load.
+_READ_BACK: list[PemStore] = []
+
+
+def _checked(
+    text: bytes,
+    kept: Sequence[str | None],
+    add: Sequence[NewCert],
+    source: str,
+    known: dict[bytes, bytes],
+) -> PemStore:
+    """``text`` parsed, after checking that OpenSSL would load exactly the intended certificates.
 
     The certificates are counted the way libpq reads the file, so text that smuggles a block
     in (or cuts one off) is refused here, with its own sentence, before anything is written.
     """
     intended = Counter([*kept, *(hashlib.sha256(c.der).hexdigest() for c in add)])
     try:
-        seen = Counter(fingerprints(text, source=source))
+        reread = _parse(text, source, known)
+        seen = Counter(e.sha256 for e in reread.entries)
     except StoreError:
         seen = Counter()
     if seen != intended:
@@ -127,7 +149,7 @@ def _checked(text: bytes, kept: Sequence[str | None], add: Sequence[NewCert], so
             "a hidden PEM block, so nothing was written.",
             path=source,
         )
-    return text
+    return reread
 
 
 def _comment(cert: NewCert) -> bytes:
@@ -157,14 +179,14 @@ def create(
 ) -> bytes:
     """A new PEM bundle holding ``add``."""
     del password, profile
-    return _checked(_append(b"", add), [], add, "the new store")
+    return _checked(_append(b"", add), [], add, "the new store", {}).text
 
 
 def looks_like_pem(data: bytes) -> bool:
     """Whether bytes are text holding at least one block OpenSSL reads as a certificate."""
     if b"\x00" in data[:65536]:
         return False
-    return any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)
+    return holds_certificate(data)
 
 
 def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlock]:
@@ -255,25 +277,34 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     that never ends, and certificates only Java would read.
     """
     del password
+    if _READ_BACK:
+        rendered = _READ_BACK.pop()
+        if rendered.text is data and rendered.source == source:
+            return rendered  # the full parse render made of these very bytes
+    return _parse(data, source, {})
+
+
+def _parse(data: bytes, source: str, known: dict[bytes, bytes]) -> PemStore:
+    """:func:`load`; a certificate equal to a key of ``known`` is kept as its value."""
     entries: list[StoreEntry] = []
     spans: list[_Span] = []
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
-        block_start, block_end = block.start, block.end
-        der_bytes = _certificate_der(data, block, n, source)
-        label, start = _label(data, block_start, der_bytes)
+        der = _certificate_der(data, block, n, source)
+        der = known.get(der, der)
+        label, start = _label(data, block.start, der)
         if label is None:
             # No label: the alias rdstrust proposes, which takes describing the certificate.
-            info = describe_der(der_bytes)
+            info = describe_der(der)
             label = info.alias if info is not None else f"certificate-{n}"
         entries.append(
             StoreEntry(
                 alias=label,
                 kind=EntryKind.TRUSTED_CERT,
-                sha256=hashlib.sha256(der_bytes).hexdigest(),
-                certificates=(der_bytes,),
+                sha256=hashlib.sha256(der).hexdigest(),
+                certificates=(der,),
             )
         )
-        spans.append(_Span(start, block_end))
+        spans.append((start, block.end))
     return PemStore(text=data, entries=entries, spans=spans, source=source)
 
 
