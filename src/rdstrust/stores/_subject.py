@@ -45,11 +45,11 @@ class _Unusual(Exception):
     """DER this reader leaves to cryptography (never escapes :func:`fast_subject`)."""
 
 
-def _plain(value: bytes) -> str | None:
-    """``value`` as text when RFC 4514 writes it unchanged, else ``None``."""
-    if not value or value.translate(None, _VERBATIM) or value[0] in _LEADING or value[-1] == 0x20:
-        return None
-    return value.decode("ascii")
+def _verbatim(value: bytes) -> bool:
+    """Whether RFC 4514 writes ``value`` (ASCII) unchanged: then it is the text as it stands."""
+    return not (
+        not value or value.translate(None, _VERBATIM) or value[0] in _LEADING or value[-1] == 0x20
+    )
 
 
 def _content(der: bytes, pos: int, limit: int) -> tuple[int, int]:
@@ -86,7 +86,13 @@ def _subject_span(der: bytes) -> tuple[int, int]:
     for _ in range(skip):
         if der[pos] & 0x1F == 0x1F:  # a multi-byte tag: not in a certificate
             raise _Unusual
-        pos = _content(der, pos, tbs_end)[1]
+        length = der[pos + 1]
+        if length < 0x80:  # the short form, as _content reads it
+            pos += 2 + length
+            if pos > tbs_end:
+                raise _Unusual
+        else:
+            pos = _content(der, pos, tbs_end)[1]
     if der[pos] != _der.SEQUENCE:
         raise _Unusual
     return _content(der, pos, tbs_end)
@@ -137,9 +143,10 @@ def fast_subject(der: bytes) -> tuple[str, str | None] | None:
             else:
                 oid_start, value, value_start, value_end = _attribute(der, pos, end)
             short = _SHORT_NAMES.get(der[oid_start:value])
-            text = _plain(der[value_start:value_end])
-            if short is None or text is None or der[value] not in _ASCII_STRINGS:
+            content = der[value_start:value_end]
+            if short is None or der[value] not in _ASCII_STRINGS or not _verbatim(content):
                 return None
+            text = content.decode("ascii")
             if short == "C" and len(text) != 2:
                 return None
             if short == "CN" and common_name is None:
