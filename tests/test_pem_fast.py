@@ -35,6 +35,7 @@ from rdstrust.pemscan import (
     scan,
 )
 from rdstrust.stores import NewCert, pem
+from rdstrust.text import safe
 
 CERT = ca("Fast Path Test CA")
 OTHER = ca("Fast Path Other CA")
@@ -223,7 +224,7 @@ def _store() -> pem.PemStore:
 def test_the_read_back_is_the_parse_of_the_rendered_text() -> None:
     store = _store()
     text = store.render(remove=frozenset(), add=ADD)
-    fresh = pem._parse(bytes(bytearray(text)), "s.pem", {})
+    fresh = pem._parse(bytes(bytearray(text)), "s.pem", None)
     read_back = pem.load(text, source="s.pem")
     assert read_back.text is text
     assert read_back.entries == fresh.entries and read_back._spans == fresh._spans
@@ -245,7 +246,7 @@ def test_the_read_back_is_only_for_those_bytes_and_that_source() -> None:
     text = _store().render(remove=frozenset(), add=add)
     assert pem.load(text, source="other.pem").source == "other.pem"
     text = _store().render(remove=frozenset(), add=add)
-    assert pem.load(text, source="s.pem") is not pem._parse(text, "s.pem", {})
+    assert pem.load(text, source="s.pem") is not pem._parse(text, "s.pem", None)
 
 
 def test_a_refused_render_leaves_nothing_to_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,6 +266,105 @@ def test_removing_a_block_reads_back_as_a_fresh_parse() -> None:
     rendered = store.render(remove=frozenset({0}), add=[])
     assert rendered == b"# b: CN=Fast Path Other CA\n" + OTHER.pem
     read_back = pem.load(rendered, source="s.pem")
-    fresh = pem._parse(bytes(bytearray(rendered)), "s.pem", {})
+    fresh = pem._parse(bytes(bytearray(rendered)), "s.pem", None)
     assert read_back.entries == fresh.entries and read_back._spans == fresh._spans
     assert [e.alias for e in read_back.entries] == ["b"]
+
+
+def _flip(text: bytes, block: int, at: int) -> bytes:
+    """``text`` with one base64 character of block ``block``'s body changed (same length)."""
+    found = scan(text).blocks[block]
+    pos = found.body_start + at
+    new = b"B" if text[pos : pos + 1] != b"B" else b"C"
+    return text[:pos] + new + text[pos + 1 :]
+
+
+def test_the_read_back_decodes_every_body_that_is_not_byte_for_byte_a_kept_one() -> None:
+    text = b"# a: CN=Fast Path Test CA\n" + CERT.pem + b"# b: CN=Fast Path Other CA\n" + OTHER.pem
+    store = pem.load(text, source="s.pem")
+    # Same length, one character apart, late in the body (the signature): still a valid
+    # certificate, with another fingerprint, which the read-back must see.
+    changed = _flip(text, 1, 300)
+    read_back = pem._parse(changed, "s.pem", pem._Decoded(store, [0, 1]))
+    fresh = pem._parse(bytes(bytearray(changed)), "s.pem", None)
+    assert read_back.entries == fresh.entries and read_back._spans == fresh._spans
+    assert read_back.entries[0] is store.entries[0]  # an identical body: the kept entry
+    assert read_back.entries[1].sha256 != store.entries[1].sha256
+    # A body that no longer decodes is refused as a fresh parse refuses it.
+    broken = text.replace(OTHER.pem.splitlines()[1], b"!" * 64)
+    with pytest.raises(StoreError, match="certificate block 2"):
+        pem._parse(broken, "s.pem", pem._Decoded(store, [0, 1]))
+    # A certificate swapped for another in the same place is read as what it is.
+    swapped = text.replace(CERT.pem, OTHER.pem)
+    read_back = pem._parse(swapped, "s.pem", pem._Decoded(store, [0, 1]))
+    assert [e.sha256 for e in read_back.entries] == [store.entries[1].sha256] * 2
+
+
+def test_a_render_that_changed_a_kept_body_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = b"# a: CN=Fast Path Test CA\n" + CERT.pem
+    store = pem.load(text, source="s.pem")
+    # A render bug that alters a kept certificate: the read-back decodes it and the count of
+    # fingerprints no longer matches what rdstrust meant to write.
+    monkeypatch.setattr(pem, "_append", lambda text, add: _flip(text, 0, 300))
+    with pytest.raises(StoreError, match="Refusing to write"):
+        store.render(remove=frozenset(), add=[])
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _old_label(line: str, names: tuple[str, str | None]) -> tuple[str | None, bool]:
+    """pem._label's reading of a stripped line as it was (rdstrust 2cfc8a2): alias, own line."""
+    subject, common_name = names
+    for own_suffix in dict.fromkeys((f": {safe(subject, ascii=True)}", f": {subject}")):
+        if line.startswith("# ") and line.endswith(own_suffix):
+            alias = line[2 : -len(own_suffix)].strip()
+            if alias:
+                return alias, True
+    name = line.lstrip("#").strip()
+    if common_name and name == common_name:
+        return name, False
+    return None, False
+
+
+_SUBJECTS = [
+    ("CN=Fast Path Test CA", "Fast Path Test CA"),
+    ("CN=caf\u00e9,O=x", "caf\u00e9"),
+    ("CN=a\nb", "a\nb"),
+    ("", None),
+    ("O=only", None),
+    ("CN=: x", ": x"),
+]
+_LINES = [
+    "# a: {s}",
+    "# {s}",
+    "#: {s}",
+    "# : {s}",
+    "# a: b: {s}",
+    "# a:{s}",
+    "#  a : {s}",
+    "{c}",
+    "# {c}",
+    "## {c}",
+    "# a: {e}",
+    "# {e}: {s}",
+    "# a: {s} ",
+    "x: {s}",
+]
+
+
+@pytest.mark.parametrize("subject,common_name", _SUBJECTS)
+def test_label_lines_read_as_before(
+    subject: str, common_name: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pem, "_names", lambda der: (subject, common_name))
+    for shape in _LINES:
+        line = shape.format(s=subject, c=common_name or "", e=safe(subject, ascii=True))
+        for text in (line, line.replace("\n", "\\n")):
+            body = text.encode("utf-8") + b"\n" + CERT.pem
+            stripped = text.strip()
+            if "\n" in stripped or not stripped:
+                continue
+            label, start = pem._label(body, len(body) - len(CERT.pem), CERT.der)
+            expected, own = _old_label(stripped, (subject, common_name))
+            assert (label, start == 0) == (expected, own and expected is not None), text

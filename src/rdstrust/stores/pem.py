@@ -49,9 +49,9 @@ from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
 
-#: Where an entry's text starts (its label line included) and ends: a plain tuple, since a
-#: 50,000-entry store has one per entry.
-_Span = tuple[int, int]
+#: Where an entry's text starts (its label line included), where its block's body starts and
+#: ends, and where its block ends: a plain tuple, since a 50,000-entry store has one per entry.
+_Span = tuple[int, int, int, int]
 
 
 def _first_element(data: bytes) -> bytes:
@@ -102,16 +102,46 @@ class PemStore:
         del password, profile
         pieces, pos = [], 0
         for index in sorted(remove):  # one join, not one copy of the file per removed block
-            start, end = self._spans[index]
+            start, _, _, end = self._spans[index]
             pieces.append(self.text[pos:start])
             pos = end
         text = b"".join([*pieces, self.text[pos:]])
-        kept = [e.sha256 for i, e in enumerate(self.entries) if i not in remove]
-        # The kept certificates read back as the very bytes objects this store holds.
-        known = {e.certificates[0]: e.certificates[0] for e in self.entries if e.certificates}
-        reread = _checked(_append(text, add), kept, add, self.source, known)
+        kept = [i for i in range(len(self.entries)) if i not in remove]
+        decoded = _Decoded(self, kept)
+        reread = _checked(_append(text, add), [self.entries[i].sha256 for i in kept], add, decoded)
         _READ_BACK[:] = [reread]
         return reread.text
+
+
+class _Decoded:
+    """The certificates of a store's kept entries, offered to the parse of its rendered text.
+
+    Rendering copies every kept block byte for byte, so reading the new text back decodes the
+    same bodies again. Each block the read-back finds is still framed by the full scan, and
+    its body is compared byte for byte with the body of the kept entry at the same place in
+    order; only an identical body takes that entry's certificate (a body decodes to the same
+    bytes wherever it stands). Any other block, or a body that differs by one byte, is decoded.
+    """
+
+    def __init__(self, store: PemStore | None, kept: Sequence[int]) -> None:
+        self.source = store.source if store is not None else "the new store"
+        self._text = store.text if store is not None else b""
+        self._kept = (
+            [(store._spans[i], store.entries[i]) for i in kept] if store is not None else []
+        )
+        self._next = 0
+
+    def entry(self, data: bytes, block: PemBlock) -> StoreEntry | None:
+        """The kept entry whose body is byte for byte this block's body, or ``None``."""
+        if self._next >= len(self._kept):
+            return None
+        (_, body_start, body_end, _), entry = self._kept[self._next]
+        self._next += 1
+        if body_end - body_start != block.body_end - block.body_start:
+            return None
+        if self._text[body_start:body_end] != data[block.body_start : block.body_end]:
+            return None
+        return entry
 
 
 #: The store :meth:`PemStore.render` parsed from the text it returned, until :func:`load` is
@@ -127,17 +157,17 @@ def _checked(
     text: bytes,
     kept: Sequence[str | None],
     add: Sequence[NewCert],
-    source: str,
-    known: dict[bytes, bytes],
+    decoded: _Decoded,
 ) -> PemStore:
     """``text`` parsed, after checking that OpenSSL would load exactly the intended certificates.
 
     The certificates are counted the way libpq reads the file, so text that smuggles a block
     in (or cuts one off) is refused here, with its own sentence, before anything is written.
     """
+    source = decoded.source
     intended = Counter([*kept, *(hashlib.sha256(c.der).hexdigest() for c in add)])
     try:
-        reread = _parse(text, source, known)
+        reread = _parse(text, source, decoded)
         seen = Counter(e.sha256 for e in reread.entries)
     except StoreError:
         seen = Counter()
@@ -179,7 +209,7 @@ def create(
 ) -> bytes:
     """A new PEM bundle holding ``add``."""
     del password, profile
-    return _checked(_append(b"", add), [], add, "the new store", {}).text
+    return _checked(_append(b"", add), [], add, _Decoded(None, ())).text
 
 
 def looks_like_pem(data: bytes) -> bool:
@@ -281,30 +311,31 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
         rendered = _READ_BACK.pop()
         if rendered.text is data and rendered.source == source:
             return rendered  # the full parse render made of these very bytes
-    return _parse(data, source, {})
+    return _parse(data, source, None)
 
 
-def _parse(data: bytes, source: str, known: dict[bytes, bytes]) -> PemStore:
-    """:func:`load`; a certificate equal to a key of ``known`` is kept as its value."""
+def _parse(data: bytes, source: str, decoded: _Decoded | None) -> PemStore:
+    """:func:`load`, taking the certificate of a body ``decoded`` already holds."""
     entries: list[StoreEntry] = []
     spans: list[_Span] = []
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
-        der = _certificate_der(data, block, n, source)
-        der = known.get(der, der)
+        known = decoded.entry(data, block) if decoded is not None else None
+        if known is not None:
+            der, sha256 = known.certificates[0], known.sha256
+        else:
+            der = _certificate_der(data, block, n, source)
+            sha256 = hashlib.sha256(der).hexdigest()
         label, start = _label(data, block.start, der)
         if label is None:
             # No label: the alias rdstrust proposes, which takes describing the certificate.
             info = describe_der(der)
             label = info.alias if info is not None else f"certificate-{n}"
-        entries.append(
-            StoreEntry(
-                alias=label,
-                kind=EntryKind.TRUSTED_CERT,
-                sha256=hashlib.sha256(der).hexdigest(),
-                certificates=(der,),
+        if known is None or known.alias != label:
+            known = StoreEntry(
+                alias=label, kind=EntryKind.TRUSTED_CERT, sha256=sha256, certificates=(der,)
             )
-        )
-        spans.append((start, block.end))
+        entries.append(known)
+        spans.append((start, block.body_start, block.body_end, block.end))
     return PemStore(text=data, entries=entries, spans=spans, source=source)
 
 
@@ -333,7 +364,7 @@ def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     so pruning leaves it). Anything else (``# Corporate trust bundle - do not edit``) is text
     of the file, neither a label nor part of the block.
     """
-    if block_start == 0 or data[block_start - 1 : block_start] != b"\n":
+    if block_start == 0 or data[block_start - 1] != 0x0A:
         return None, block_start
     line_start = data.rfind(b"\n", 0, block_start - 1) + 1
     try:
@@ -344,13 +375,16 @@ def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     if names is None:
         return None, block_start
     subject, common_name = names
-    # rdstrust writes the subject escaped (safe(..., ascii=True)); stores written before that
-    # carry it raw, which still matches when it was one line.
-    for own_suffix in dict.fromkeys((f": {safe(subject, ascii=True)}", f": {subject}")):
-        if line.startswith("# ") and line.endswith(own_suffix):
-            alias = line[2 : -len(own_suffix)].strip()
-            if alias:
-                return alias, line_start
+    if line.startswith("# "):
+        # rdstrust writes the subject escaped (safe(..., ascii=True)); stores written before
+        # that carry it raw, which still matches when it was one line.
+        escaped = safe(subject, ascii=True)
+        for own in (escaped,) if escaped == subject else (escaped, subject):
+            suffix = ": " + own
+            if line.endswith(suffix):
+                alias = line[2 : -len(suffix)].strip()
+                if alias:
+                    return alias, line_start
     name = line.lstrip("#").strip()
     if common_name and name == common_name:
         return name, block_start
