@@ -34,7 +34,7 @@ from rdstrust.pemscan import (
     holds_certificate,
     scan,
 )
-from rdstrust.stores import NewCert, pem
+from rdstrust.stores import NewCert, _der, pem
 from rdstrust.text import safe
 
 CERT = ca("Fast Path Test CA")
@@ -368,3 +368,45 @@ def test_label_lines_read_as_before(
             label, start = pem._label(body, len(body) - len(CERT.pem), CERT.der)
             expected, own = _old_label(stripped, (subject, common_name))
             assert (label, start == 0) == (expected, own and expected is not None), text
+
+
+# --------------------------------------------------------------------------- first element
+
+
+def _old_first_element(data: bytes) -> bytes:
+    """pem._first_element as it was (rdstrust 2cfc8a2)."""
+    try:
+        tlv, _ = _der.read_tlv(data)
+    except _der.DerError:
+        return data
+    return tlv.raw
+
+
+def test_the_first_element_is_read_as_before() -> None:
+    der = CERT.der
+    cases = [
+        der,
+        der + b"\x30\x03\x02\x01\x05",  # a TRUSTED CERTIFICATE: the certificate, then trust
+        der[:-1],
+        der[:3],
+        der[:1],
+        b"",
+        b"\x30\x80" + der[2:],  # indefinite
+        b"\x30\x82\xff\xff" + der[4:],
+        b"\x30\x81\x05abcde",
+        b"\x30\x81\x05abcdefg",
+        b"\x30\x82\x00\x03abc",
+        b"\x31\x82" + der[2:],
+        b"\x1f\x82" + der[2:],  # a multi-byte tag
+        b"\x30\x85\x00\x00\x00\x00\x01a",
+        b"\x30\x03abc",
+    ]
+    rng = random.Random(3)
+    for _ in range(3000):
+        mutated = bytearray(rng.choice(cases) or der)
+        for _ in range(rng.randrange(1, 3)):
+            if mutated:
+                mutated[rng.randrange(min(len(mutated), 6))] = rng.randrange(256)
+        cases.append(bytes(mutated[: rng.choice([len(mutated), rng.randrange(len(mutated) + 1)])]))
+    for data in cases:
+        assert pem._first_element(data) == _old_first_element(data), data[:8].hex()

@@ -38,6 +38,8 @@ CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERT
 #: PKCS7 labels (PEM_STRING_PKCS7, PEM_STRING_PKCS7_SIGNED): certificates for some readers only.
 PKCS7_LABELS = frozenset({"PKCS7", "PKCS #7 SIGNED DATA"})
 
+# The labels a store repeats 50,000 times, as one string each.
+_LABEL_TEXT = {label.encode("ascii"): label for label in CERTIFICATE_LABELS | PKCS7_LABELS}
 #: fgets(buf, 255) reads at most this many bytes per "line".
 _CHUNK = 254
 #: With ``indented``, this much leading white space before a BEGIN/END line is tolerated.
@@ -189,9 +191,8 @@ def _walk(
                     body_start, body_end = found.span(2)
                     count += 1
                     pos = after_end = found.end()
-                    yield PemBlock(
-                        count, label_bytes.decode("ascii"), start, body_start, body_end, pos
-                    )
+                    label = _LABEL_TEXT.get(label_bytes) or label_bytes.decode("ascii")
+                    yield PemBlock(count, label, start, body_start, body_end, pos)
                     continue
         head, body_start = (b"", start + 1)
         if bom or lines.at_chunk_start(start, indented=indented):

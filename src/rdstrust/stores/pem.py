@@ -58,6 +58,8 @@ def _first_element(data: bytes) -> bytes:
     """The first DER element of ``data`` (``data`` itself when it is one, or not DER)."""
     # An OpenSSL "TRUSTED CERTIFICATE" is the certificate followed by trust settings. Read as
     # _der.read_tlv reads it, without copying the usual certificate, which is all of data.
+    if data[:2] == b"\x30\x82" and len(data) == 4 + int.from_bytes(data[2:4], "big"):
+        return data  # the usual certificate: a SEQUENCE with a two-octet length, and no more
     try:
         end = _der.read_header(data).end
     except _der.DerError:
