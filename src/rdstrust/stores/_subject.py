@@ -45,13 +45,6 @@ class _Unusual(Exception):
     """DER this reader leaves to cryptography (never escapes :func:`fast_subject`)."""
 
 
-def _verbatim(value: bytes) -> bool:
-    """Whether RFC 4514 writes ``value`` (ASCII) unchanged: then it is the text as it stands."""
-    return not (
-        not value or value.translate(None, _VERBATIM) or value[0] in _LEADING or value[-1] == 0x20
-    )
-
-
 def _content(der: bytes, pos: int, limit: int) -> tuple[int, int]:
     """Where the content of the element at ``pos`` starts and ends; it must end by ``limit``.
 
@@ -129,23 +122,30 @@ def fast_subject(der: bytes) -> tuple[str, str | None] | None:
             value = pos + 6 + oid_len
             value_end = pos + 2 + rdn_len
             if (
-                set_tag == _der.SET
-                and seq_tag == _der.SEQUENCE
-                and oid_tag == _der.OID
+                set_tag == 0x31  # SET
+                and seq_tag == 0x30  # SEQUENCE
+                and oid_tag == 0x06  # OBJECT IDENTIFIER
                 and rdn_len == attr_len + 2
                 and rdn_len < 0x80
                 and oid_len < 0x80
                 and value_end <= end
-                and der[value + 1] < 0x80
                 and value + 2 + der[value + 1] == value_end
+                and der[value + 1] < 0x80
             ):
                 oid_start, value_start = pos + 6, value + 2
             else:
                 oid_start, value, value_start, value_end = _attribute(der, pos, end)
             short = _SHORT_NAMES.get(der[oid_start:value])
             content = der[value_start:value_end]
-            if short is None or der[value] not in _ASCII_STRINGS or not _verbatim(content):
-                return None
+            if (
+                short is None
+                or der[value] not in _ASCII_STRINGS
+                or not content
+                or content.translate(None, _VERBATIM)
+                or content[0] in _LEADING
+                or content[-1] == 0x20
+            ):
+                return None  # a type cryptography names otherwise, or a value RFC 4514 escapes
             text = content.decode("ascii")
             if short == "C" and len(text) != 2:
                 return None
