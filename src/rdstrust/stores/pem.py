@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import re
 import warnings
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 
@@ -49,9 +50,10 @@ from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
 
-#: Where an entry's text starts (its label line included), where its block's body starts and
-#: ends, and where its block ends: a plain tuple, since a 50,000-entry store has one per entry.
-_Span = tuple[int, int, int, int]
+#: Four offsets per entry, flat: where its text starts (its label line included), where its
+#: block's body starts and ends, and where its block ends. An array rather than tuples of ints:
+#: a 50,000-entry store would hold 10 MB of them, and a merge holds two stores.
+_SPAN = 4
 
 
 def _first_element(data: bytes) -> bytes:
@@ -73,11 +75,11 @@ class PemStore:
     """A PEM file: its exact text and the certificate blocks found in it."""
 
     def __init__(
-        self, *, text: bytes, entries: Sequence[StoreEntry], spans: Sequence[_Span], source: str
+        self, *, text: bytes, entries: Sequence[StoreEntry], spans: array[int], source: str
     ) -> None:
         self.text = text
         self.entries: tuple[StoreEntry, ...] = tuple(entries)
-        self._spans = tuple(spans)
+        self._spans = spans
         self.password_required = False
         self.verified = True
         self.source = source
@@ -104,7 +106,7 @@ class PemStore:
         del password, profile
         pieces, pos = [], 0
         for index in sorted(remove):  # one join, not one copy of the file per removed block
-            start, _, _, end = self._spans[index]
+            start, _, _, end = self._spans[_SPAN * index : _SPAN * index + _SPAN]
             pieces.append(self.text[pos:start])
             pos = end
         text = b"".join([*pieces, self.text[pos:]])
@@ -127,23 +129,23 @@ class _Decoded:
 
     def __init__(self, store: PemStore | None, kept: Sequence[int]) -> None:
         self.source = store.source if store is not None else "the new store"
-        self._text = store.text if store is not None else b""
-        self._kept = (
-            [(store._spans[i], store.entries[i]) for i in kept] if store is not None else []
-        )
+        self._store = store
+        self._kept = kept if store is not None else ()
         self._next = 0
 
     def entry(self, data: bytes, block: PemBlock) -> StoreEntry | None:
         """The kept entry whose body is byte for byte this block's body, or ``None``."""
-        if self._next >= len(self._kept):
+        store = self._store
+        if store is None or self._next >= len(self._kept):
             return None
-        (_, body_start, body_end, _), entry = self._kept[self._next]
+        index = self._kept[self._next]
         self._next += 1
+        body_start, body_end = store._spans[_SPAN * index + 1 : _SPAN * index + 3]
         if body_end - body_start != block.body_end - block.body_start:
             return None
-        if self._text[body_start:body_end] != data[block.body_start : block.body_end]:
+        if store.text[body_start:body_end] != data[block.body_start : block.body_end]:
             return None
-        return entry
+        return store.entries[index]
 
 
 #: The store :meth:`PemStore.render` parsed from the text it returned, until :func:`load` is
@@ -319,7 +321,7 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
 def _parse(data: bytes, source: str, decoded: _Decoded | None) -> PemStore:
     """:func:`load`, taking the certificate of a body ``decoded`` already holds."""
     entries: list[StoreEntry] = []
-    spans: list[_Span] = []
+    spans = array("q")
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
         known = decoded.entry(data, block) if decoded is not None else None
         if known is not None:
@@ -337,7 +339,7 @@ def _parse(data: bytes, source: str, decoded: _Decoded | None) -> PemStore:
                 alias=label, kind=EntryKind.TRUSTED_CERT, sha256=sha256, certificates=(der,)
             )
         entries.append(known)
-        spans.append((start, block.body_start, block.body_end, block.end))
+        spans.extend((start, block.body_start, block.body_end, block.end))
     return PemStore(text=data, entries=entries, spans=spans, source=source)
 
 
