@@ -410,3 +410,63 @@ def test_the_first_element_is_read_as_before() -> None:
         cases.append(bytes(mutated[: rng.choice([len(mutated), rng.randrange(len(mutated) + 1)])]))
     for data in cases:
         assert pem._first_element(data) == _old_first_element(data), data[:8].hex()
+
+
+# --------------------------------------------------------------------------- read-back reuse
+
+THIRD = ca("Fast Path Third CA")
+_JUNK = base64.b64encode(b"\x30\x03\x02\x01\x05")  # decodes, but is no certificate
+
+
+def _block(der_b64: bytes, label: str = "CERTIFICATE") -> bytes:
+    return (
+        f"-----BEGIN {label}-----\n".encode()
+        + _lines(der_b64, 64)
+        + (f"-----END {label}-----\n".encode())
+    )
+
+
+_PIECES_OF_A_STORE = [
+    lambda: b"# a: CN=Fast Path Test CA\n" + CERT.pem,
+    lambda: b"# b: CN=Fast Path Other CA\n" + OTHER.pem,
+    lambda: b"Fast Path Third CA\n" + THIRD.pem,  # a common-name line
+    lambda: b"Fast Path Other CA\n",
+    lambda: b"# a: CN=Fast Path Test CA\n",
+    lambda: CERT.pem,
+    lambda: OTHER.pem,
+    lambda: _block(_JUNK),  # certificate-<n>: its alias depends on its place
+    lambda: _block(base64.b64encode(THIRD.der), "TRUSTED CERTIFICATE"),
+    lambda: b"\n",
+    lambda: b"# notes\n",
+    lambda: b"\r\n",
+]
+
+
+def test_the_read_back_after_any_removal_is_a_fresh_parse() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        text = b"".join(rng.choice(_PIECES_OF_A_STORE)() for _ in range(rng.randrange(1, 9)))
+        if not holds_certificate(text):
+            continue
+        store = pem.load(text, source="s.pem")
+        count = len(store.entries)
+        remove = frozenset(i for i in range(count) if rng.random() < 0.3)
+        add = ADD if rng.random() < 0.5 else []
+        rendered = store.render(remove=remove, add=add)
+        read_back = pem.load(rendered, source="s.pem")
+        fresh = pem._parse(bytes(bytearray(rendered)), "s.pem", None)
+        assert read_back.entries == fresh.entries, (text, remove)
+        assert read_back._spans == fresh._spans and read_back._labelled == fresh._labelled
+
+
+def test_a_label_line_changed_after_rendering_is_read_afresh() -> None:
+    text = b"# a: CN=Fast Path Test CA\n" + CERT.pem + b"Fast Path Other CA\n" + OTHER.pem
+    store = pem.load(text, source="s.pem")
+    assert [e.alias for e in store.entries] == ["a", "Fast Path Other CA"]
+    changed = text.replace(b"# a: ", b"# z: ").replace(b"Fast Path Other CA\n", b"# other\n")
+    read_back = pem._parse(changed, "s.pem", pem._Decoded(store, [0, 1]))
+    assert [e.alias for e in read_back.entries] == [
+        "z",
+        pem._parse(OTHER.pem, "x", None).entries[0].alias,
+    ]
+    assert read_back.entries[0].certificates[0] is store.entries[0].certificates[0]

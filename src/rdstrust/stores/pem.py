@@ -43,17 +43,17 @@ from rdstrust.pemscan import (
     scan,
     shown_label,
 )
-from rdstrust.runcache import cached_names, remember_names
 from rdstrust.stores import _der
 from rdstrust.stores._subject import fast_subject
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
 
-#: Four offsets per entry, flat: where its text starts (its label line included), where its
-#: block's body starts and ends, and where its block ends. An array rather than tuples of ints:
-#: a 50,000-entry store would hold 10 MB of them, and a merge holds two stores.
-_SPAN = 4
+#: Five offsets per entry, flat: where its text starts (its label line included), where its
+#: block starts, where the block's body starts and ends, and where the block ends. An array
+#: rather than tuples of ints: a 50,000-entry store would hold 12 MB of them, and a merge
+#: holds two stores.
+_SPAN = 5
 
 
 def _first_element(data: bytes) -> bytes:
@@ -75,11 +75,18 @@ class PemStore:
     """A PEM file: its exact text and the certificate blocks found in it."""
 
     def __init__(
-        self, *, text: bytes, entries: Sequence[StoreEntry], spans: array[int], source: str
+        self,
+        *,
+        text: bytes,
+        entries: Sequence[StoreEntry],
+        spans: array[int],
+        labelled: bytearray,
+        source: str,
     ) -> None:
         self.text = text
         self.entries: tuple[StoreEntry, ...] = tuple(entries)
         self._spans = spans
+        self._labelled = labelled  # 1 where an entry's alias is its label line's
         self.password_required = False
         self.verified = True
         self.source = source
@@ -106,7 +113,7 @@ class PemStore:
         del password, profile
         pieces, pos = [], 0
         for index in sorted(remove):  # one join, not one copy of the file per removed block
-            start, _, _, end = self._spans[_SPAN * index : _SPAN * index + _SPAN]
+            start, _, _, _, end = self._spans[_SPAN * index : _SPAN * index + _SPAN]
             pieces.append(self.text[pos:start])
             pos = end
         text = b"".join([*pieces, self.text[pos:]])
@@ -118,13 +125,15 @@ class PemStore:
 
 
 class _Decoded:
-    """The certificates of a store's kept entries, offered to the parse of its rendered text.
+    """The kept entries of a store, offered to the parse of the text rendered from it.
 
-    Rendering copies every kept block byte for byte, so reading the new text back decodes the
-    same bodies again. Each block the read-back finds is still framed by the full scan, and
-    its body is compared byte for byte with the body of the kept entry at the same place in
-    order; only an identical body takes that entry's certificate (a body decodes to the same
-    bytes wherever it stands). Any other block, or a body that differs by one byte, is decoded.
+    Rendering copies every kept entry's text byte for byte, so reading the new text back would
+    decode the same bodies and read the same label lines again. Each block the read-back finds
+    is still framed by the full scan (so a block gained, lost or cut is seen), and compared
+    byte for byte with the kept entry at the same place in order: from the start of the line
+    before it to the end of its body, with the block and body at the same offsets, it takes
+    that entry (its certificate, fingerprint and alias, all functions of those bytes); with
+    only the body identical, its certificate. Anything else is decoded and labelled afresh.
     """
 
     def __init__(self, store: PemStore | None, kept: Sequence[int]) -> None:
@@ -133,19 +142,31 @@ class _Decoded:
         self._kept = kept if store is not None else ()
         self._next = 0
 
-    def entry(self, data: bytes, block: PemBlock) -> StoreEntry | None:
-        """The kept entry whose body is byte for byte this block's body, or ``None``."""
+    def entry(self, data: bytes, block: PemBlock) -> tuple[StoreEntry, int | None] | None:
+        """The kept entry whose body is byte for byte this block's, or ``None``; with where
+        the block's span starts when its label line is byte for byte the entry's too."""
         store = self._store
         if store is None or self._next >= len(self._kept):
             return None
         index = self._kept[self._next]
         self._next += 1
-        body_start, body_end = store._spans[_SPAN * index + 1 : _SPAN * index + 3]
+        offset = _SPAN * index
+        span_start, block_start, body_start, body_end = store._spans[offset : offset + 4]
         if body_end - body_start != block.body_end - block.body_start:
             return None
         if store.text[body_start:body_end] != data[block.body_start : block.body_end]:
             return None
-        return store.entries[index]
+        entry = store.entries[index]
+        line_start = _line_start(data, block.start)
+        old_line_start = _line_start(store.text, block_start)
+        if (
+            store._labelled[index]
+            and block.start - line_start == block_start - old_line_start
+            and block.body_start - line_start == body_start - old_line_start
+            and store.text[old_line_start:body_start] == data[line_start : block.body_start]
+        ):
+            return entry, line_start + span_start - old_line_start
+        return entry, None
 
 
 #: The store :meth:`PemStore.render` parsed from the text it returned, until :func:`load` is
@@ -319,43 +340,48 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
 
 
 def _parse(data: bytes, source: str, decoded: _Decoded | None) -> PemStore:
-    """:func:`load`, taking the certificate of a body ``decoded`` already holds."""
+    """:func:`load`, taking what ``decoded`` already holds for identical bytes."""
     entries: list[StoreEntry] = []
     spans = array("q")
+    labelled = bytearray()
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
         known = decoded.entry(data, block) if decoded is not None else None
-        if known is not None:
-            der, sha256 = known.certificates[0], known.sha256
+        if known is not None and (same_text := known[1]) is not None:
+            entry, start = known[0], same_text
+            label: str | None = entry.alias
         else:
-            der = _certificate_der(data, block, n, source)
-            sha256 = hashlib.sha256(der).hexdigest()
-        label, start = _label(data, block.start, der)
-        if label is None:
-            # No label: the alias rdstrust proposes, which takes describing the certificate.
-            info = describe_der(der)
-            label = info.alias if info is not None else f"certificate-{n}"
-        if known is None or known.alias != label:
-            known = StoreEntry(
-                alias=label, kind=EntryKind.TRUSTED_CERT, sha256=sha256, certificates=(der,)
+            if known is not None:
+                der, sha256 = known[0].certificates[0], known[0].sha256
+            else:
+                der = _certificate_der(data, block, n, source)
+                sha256 = hashlib.sha256(der).hexdigest()
+            label, start = _label(data, block.start, der)
+            alias = label
+            if alias is None:
+                # No label: the alias rdstrust proposes, which takes describing the certificate.
+                info = describe_der(der)
+                alias = info.alias if info is not None else f"certificate-{n}"
+            entry = StoreEntry(
+                alias=alias, kind=EntryKind.TRUSTED_CERT, sha256=sha256, certificates=(der,)
             )
-        entries.append(known)
-        spans.extend((start, block.body_start, block.body_end, block.end))
-    return PemStore(text=data, entries=entries, spans=spans, source=source)
+            if known is not None and known[0] == entry:
+                entry = known[0]  # the same entry: one object, not two
+        entries.append(entry)
+        labelled.append(label is not None)
+        spans.extend((start, block.start, block.body_start, block.body_end, block.end))
+    return PemStore(text=data, entries=entries, spans=spans, labelled=labelled, source=source)
 
 
 def _names(der: bytes) -> tuple[str, str | None] | None:
     """The certificate's subject and common name, or ``None`` when it cannot be decoded.
 
-    Once per run: the safety re-read after a write reads every label again.
+    Not kept for the run: the read-back after a write takes each kept entry's label with the
+    entry (see :class:`_Decoded`), and a cache would hold 15 MB for a 50,000-entry store.
     """
-    hit, names = cached_names(der)
-    if hit:
-        return names
     names = fast_subject(der)
     if names is None:
-        info = describe_der(der)
+        info = describe_der(der)  # described once per run (rdstrust.runcache)
         names = (info.subject, info.common_name) if info is not None else None
-    remember_names(der, names)
     return names
 
 
@@ -368,9 +394,9 @@ def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     so pruning leaves it). Anything else (``# Corporate trust bundle - do not edit``) is text
     of the file, neither a label nor part of the block.
     """
-    if block_start == 0 or data[block_start - 1] != 0x0A:
+    line_start = _line_start(data, block_start)
+    if line_start == block_start:
         return None, block_start
-    line_start = data.rfind(b"\n", 0, block_start - 1) + 1
     try:
         line = data[line_start:block_start].decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -393,3 +419,10 @@ def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     if common_name and name == common_name:
         return name, block_start
     return None, block_start
+
+
+def _line_start(data: bytes, block_start: int) -> int:
+    """Where the line right before a block starts; the block's start when no LF precedes it."""
+    if block_start == 0 or data[block_start - 1] != 0x0A:
+        return block_start
+    return data.rfind(b"\n", 0, block_start - 1) + 1
