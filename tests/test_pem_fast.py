@@ -157,6 +157,25 @@ def test_random_bodies_decode_exactly_as_the_careful_decoder() -> None:
         _assert_shortcut_is_sound(body)
 
 
+def test_random_line_layouts_decode_exactly_as_the_careful_decoder() -> None:
+    # Lines of one width with a shorter (or empty, or longer) last line, one odd line inside,
+    # widths around the 253-byte limit: the shapes the shortcut's layout arithmetic judges.
+    rng = random.Random(12)
+    text = B64 * 3
+    taken = 0
+    for _ in range(20_000):
+        width = rng.choice([1, 2, 3, 4, 63, 64, 65, 76, 252, 253, 254, rng.randrange(1, 300)])
+        widths = [width] * rng.randrange(0, 6) + [rng.choice([0, 1, width - 1, width, width + 1])]
+        if rng.random() < 0.3:
+            widths.insert(rng.randrange(len(widths)), rng.randrange(0, 300))
+        body = b"".join(text[:w] + b"\n" for w in widths)
+        if rng.random() < 0.1:
+            body = body[:-1]
+        taken += _decode_plain_lines(body) is not None
+        _assert_shortcut_is_sound(body)
+    assert taken > 1000
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(

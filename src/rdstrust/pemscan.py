@@ -257,20 +257,27 @@ def decode_body(data: bytes, block: PemBlock) -> bytes:
 def _decode_plain_lines(body: bytes) -> bytes | None:
     """What the usual body decodes to, or ``None``: then :data:`_BODY` decides.
 
-    The usual body is LF-ended lines of 1 to 253 bytes that decode as strict base64 once
-    joined, so every byte is of the base64 alphabet (``validate=True`` refuses any other):
-    one of the shapes :data:`_BODY` matches, and the lines joined are exactly what
-    ``b"".join(body.split())`` gives. A few C-level calls instead of the per-line regex; any
-    other body, valid or not, takes the careful path, which gives the answer and the message.
+    The usual body is lines of one width (1 to 253 bytes; the last line may be shorter, not
+    empty), each ended by a LF, that decode as strict base64 once joined, so every other byte
+    is of the base64 alphabet (``validate=True`` refuses any other): one of the shapes
+    :data:`_BODY` matches, and the lines joined are exactly what ``b"".join(body.split())``
+    gives. A few C-level calls instead of the per-line regex; any other body, valid or not,
+    takes the careful path, which gives the answer and the message.
     """
-    lines = body.split(b"\n")
-    # One empty piece, the last: LF-ended, no blank line (and not empty: two pieces at least).
-    if len(lines) < 2 or lines[-1] or lines.count(b"") != 1:
+    width = body.find(b"\n")
+    if not 0 < width < _CHUNK:
         return None
-    if max(map(len, lines)) > _CHUNK - 1:
+    step = width + 1
+    full, rest = divmod(len(body), step)
+    # The LFs are exactly at width, width + step, ... (one per full line) and, after a
+    # shorter last line of rest - 1 bytes, at the very end; rest == 1 is a blank last line.
+    marks = body[width::step]
+    if rest == 1 or body[-1] != 0x0A or marks.strip(b"\n"):
+        return None
+    if body.count(b"\n") != full + (rest > 0):
         return None
     try:
-        return base64.b64decode(b"".join(lines), validate=True)
+        return base64.b64decode(body.replace(b"\n", b""), validate=True)
     except (binascii.Error, ValueError):
         return None
 
