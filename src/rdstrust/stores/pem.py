@@ -17,6 +17,12 @@ attacker-controlled and, written raw, its newlines could plant a block only Open
 Removing a certificate (``--prune-expired``) cuts out just its block and, when the line right
 before it is that rdstrust label for this very certificate, the label; any other text (a file
 header, someone's notes) is never removed.
+
+Rendering reads the new text back in full before returning it (:func:`_checked`: OpenSSL must
+load exactly the intended certificates), and that parse is the one a merge's read-back gets
+(:data:`_READ_BACK`). In it, a block whose label line and body are byte for byte a kept
+entry's takes that entry instead of decoding the same bytes again (:class:`_Decoded`); every
+block is still framed by the full scan.
 """
 
 from __future__ import annotations
