@@ -29,7 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Generator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -152,13 +152,9 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
     blocks off (tests compare both paths).
     """
     strays: list[int] = []
-    walk = _walk(data, strays, indented=indented, exact_only=exact_only)
-    blocks: list[PemBlock] = []
-    while True:
-        try:
-            blocks.append(next(walk))
-        except StopIteration as done:
-            return PemScan(tuple(blocks), tuple(strays), done.value)
+    problems: list[str] = []
+    blocks = tuple(_walk(data, strays, problems, indented=indented, exact_only=exact_only))
+    return PemScan(blocks, tuple(strays), problems[0] if problems else None)
 
 
 def holds_certificate(data: bytes) -> bool:
@@ -167,14 +163,19 @@ def holds_certificate(data: bytes) -> bool:
     Exactly ``any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)``, without reading
     the rest of a 50 MB store only to tell that it is PEM.
     """
-    return any(b.label in CERTIFICATE_LABELS for b in _walk(data, [], indented=False))
+    return any(b.label in CERTIFICATE_LABELS for b in _walk(data, [], [], indented=False))
 
 
 def _walk(
-    data: bytes, strays: list[int], *, indented: bool, exact_only: bool = False
-) -> Generator[PemBlock, None, str | None]:
-    """The blocks of :func:`scan`, one at a time; stray offsets go to ``strays``, and the
-    generator's return value is the problem (``None`` when OpenSSL reads the whole file)."""
+    data: bytes,
+    strays: list[int],
+    problems: list[str],
+    *,
+    indented: bool,
+    exact_only: bool = False,
+) -> Iterator[PemBlock]:
+    """The blocks of :func:`scan`, one at a time; stray offsets go to ``strays``, and why
+    OpenSSL would refuse the whole file to ``problems`` (then the blocks end there)."""
     lines = _Lines(data)
     count = 0
     pos = 0
@@ -216,11 +217,11 @@ def _walk(
         if problem is not None:
             # The line number is counted only here: once per file, so the pass stays linear.
             where = f"PEM block {count + 1} ({_shown(name)}, line {line_number(data, start)})"
-            return f"{where} {problem}"
+            problems.append(f"{where} {problem}")
+            return
         count += 1
         yield PemBlock(count, name, start, body_start, end_at, end)
         pos = after_end = end
-    return None
 
 
 def _shown(label: str) -> str:
