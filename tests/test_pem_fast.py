@@ -17,13 +17,18 @@ import binascii
 import datetime as dt
 import hashlib
 import random
+from pathlib import Path
 
 import pytest
 from hostile import ca
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import FIXTURES
 
+from rdstrust.bundle import read_bundle
 from rdstrust.errors import StoreError
+from rdstrust.merge import merge_store
+from rdstrust.options import MergeOptions
 from rdstrust.pemscan import (
     _BODY,
     CERTIFICATE_LABELS,
@@ -34,7 +39,7 @@ from rdstrust.pemscan import (
     holds_certificate,
     scan,
 )
-from rdstrust.stores import NewCert, _der, pem
+from rdstrust.stores import NewCert, _der, pem, read_store
 from rdstrust.text import safe
 
 CERT = ca("Fast Path Test CA")
@@ -489,3 +494,24 @@ def test_a_label_line_changed_after_rendering_is_read_afresh() -> None:
         pem._parse(OTHER.pem, "x", None).entries[0].alias,
     ]
     assert read_back.entries[0].certificates[0] is store.entries[0].certificates[0]
+
+
+def test_a_merge_parses_the_new_pem_text_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading the store, then the rendered text once: render's parse is the merge's read-back.
+    store = tmp_path / "s.pem"
+    store.write_bytes(b"# a: CN=Fast Path Test CA\n" + CERT.pem)
+    parsed: list[bytes] = []
+    parse = pem._parse
+
+    def counted(data: bytes, source: str, decoded: pem._Decoded | None) -> pem.PemStore:
+        parsed.append(data)
+        return parse(data, source, decoded)
+
+    monkeypatch.setattr(pem, "_parse", counted)
+    bundle = read_bundle(FIXTURES / "bundles" / "g1.pem")
+    result = merge_store(store, bundle, password=None, options=MergeOptions(backup=False))
+    assert result.written and result.added
+    assert len(parsed) == 2 and parsed[1] == store.read_bytes()
+    assert read_store(store, None).entries[0].alias == "a"
