@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -37,6 +38,8 @@ CERTIFICATE_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERT
 #: PKCS7 labels (PEM_STRING_PKCS7, PEM_STRING_PKCS7_SIGNED): certificates for some readers only.
 PKCS7_LABELS = frozenset({"PKCS7", "PKCS #7 SIGNED DATA"})
 
+# The labels a store repeats 50,000 times, as one string each.
+_LABEL_TEXT = {label.encode("ascii"): label for label in CERTIFICATE_LABELS | PKCS7_LABELS}
 #: fgets(buf, 255) reads at most this many bytes per "line".
 _CHUNK = 254
 #: With ``indented``, this much leading white space before a BEGIN/END line is tolerated.
@@ -148,9 +151,33 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
     as it is (OpenSSL skips such a block). ``exact_only`` turns the fast path for well-formed
     blocks off (tests compare both paths).
     """
-    lines = _Lines(data)
-    blocks: list[PemBlock] = []
     strays: list[int] = []
+    problems: list[str] = []
+    blocks = tuple(_walk(data, strays, problems, indented=indented, exact_only=exact_only))
+    return PemScan(blocks, tuple(strays), problems[0] if problems else None)
+
+
+def holds_certificate(data: bytes) -> bool:
+    """Whether :func:`scan` finds a block with a certificate label; stops at the first one.
+
+    Exactly ``any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)``, without reading
+    the rest of a 50 MB store only to tell that it is PEM.
+    """
+    return any(b.label in CERTIFICATE_LABELS for b in _walk(data, [], [], indented=False))
+
+
+def _walk(
+    data: bytes,
+    strays: list[int],
+    problems: list[str],
+    *,
+    indented: bool,
+    exact_only: bool = False,
+) -> Iterator[PemBlock]:
+    """The blocks of :func:`scan`, one at a time; stray offsets go to ``strays``, and why
+    OpenSSL would refuse the whole file to ``problems`` (then the blocks end there)."""
+    lines = _Lines(data)
+    count = 0
     pos = 0
     fast = _FAST.match
     after_end = 0  # where OpenSSL's next PEM read starts (the file's start, or after an END)
@@ -163,17 +190,10 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
                 if label_bytes[-1:] != b" ":  # OpenSSL would keep a trailing space in the name
                     lines.at_chunk_start(start)
                     body_start, body_end = found.span(2)
-                    blocks.append(
-                        PemBlock(
-                            len(blocks) + 1,
-                            label_bytes.decode("ascii"),
-                            start,
-                            body_start,
-                            body_end,
-                            found.end(),
-                        )
-                    )
+                    count += 1
                     pos = after_end = found.end()
+                    label = _LABEL_TEXT.get(label_bytes) or label_bytes.decode("ascii")
+                    yield PemBlock(count, label, start, body_start, body_end, pos)
                     continue
         head, body_start = (b"", start + 1)
         if bom or lines.at_chunk_start(start, indented=indented):
@@ -196,11 +216,12 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
                 problem = "ends with another block's END line"
         if problem is not None:
             # The line number is counted only here: once per file, so the pass stays linear.
-            where = f"PEM block {len(blocks) + 1} ({_shown(name)}, line {line_number(data, start)})"
-            return PemScan(tuple(blocks), tuple(strays), f"{where} {problem}")
-        blocks.append(PemBlock(len(blocks) + 1, name, start, body_start, end_at, end))
+            where = f"PEM block {count + 1} ({_shown(name)}, line {line_number(data, start)})"
+            problems.append(f"{where} {problem}")
+            return
+        count += 1
+        yield PemBlock(count, name, start, body_start, end_at, end)
         pos = after_end = end
-    return PemScan(tuple(blocks), tuple(strays))
 
 
 def _shown(label: str) -> str:
@@ -214,22 +235,52 @@ def _shown(label: str) -> str:
 def decode_body(data: bytes, block: PemBlock) -> bytes:
     """The bytes a block's base64 body holds; :class:`PemError` when OpenSSL could differ."""
     body = data[block.body_start : block.body_end]
-    if not _BODY.fullmatch(body):
-        if not body.strip():
-            raise PemError("is empty")
-        raise PemError(
-            "does not hold plain base64 lines (placeholder text such as 'xxxx', headers, "
-            "blank or over-long lines, or a cut-off body)"
-        )
-    try:
-        der = base64.b64decode(b"".join(body.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise PemError(
-            "does not hold valid base64 (misplaced '=' padding or a cut-off body)"
-        ) from None
+    der = _decode_plain_lines(body)
+    if der is None:
+        if not _BODY.fullmatch(body):
+            if not body.strip():
+                raise PemError("is empty")
+            raise PemError(
+                "does not hold plain base64 lines (placeholder text such as 'xxxx', headers, "
+                "blank or over-long lines, or a cut-off body)"
+            )
+        try:
+            der = base64.b64decode(b"".join(body.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise PemError(
+                "does not hold valid base64 (misplaced '=' padding or a cut-off body)"
+            ) from None
     if not der:
         raise PemError("is empty")
     return der
+
+
+def _decode_plain_lines(body: bytes) -> bytes | None:
+    """What the usual body decodes to, or ``None``: then :data:`_BODY` decides.
+
+    The usual body is lines of one width (1 to 253 bytes; the last line may be shorter, not
+    empty), each ended by a LF, that decode as strict base64 once joined, so every other byte
+    is of the base64 alphabet (``validate=True`` refuses any other): one of the shapes
+    :data:`_BODY` matches, and the lines joined are exactly what ``b"".join(body.split())``
+    gives. A few C-level calls instead of the per-line regex; any other body, valid or not,
+    takes the careful path, which gives the answer and the message.
+    """
+    width = body.find(b"\n")
+    if not 0 < width < _CHUNK:
+        return None
+    step = width + 1
+    full, rest = divmod(len(body), step)
+    # The LFs are exactly at width, width + step, ... (one per full line) and, after a
+    # shorter last line of rest - 1 bytes, at the very end; rest == 1 is a blank last line.
+    marks = body[width::step]
+    if rest == 1 or body[-1] != 0x0A or marks.strip(b"\n"):
+        return None
+    if body.count(b"\n") != full + (rest > 0):
+        return None
+    try:
+        return base64.b64decode(body.replace(b"\n", b""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def shown_label(label: str) -> str:
@@ -244,6 +295,7 @@ __all__ = [
     "PemError",
     "PemScan",
     "decode_body",
+    "holds_certificate",
     "line_number",
     "scan",
     "shown_label",

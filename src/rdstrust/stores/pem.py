@@ -17,6 +17,12 @@ attacker-controlled and, written raw, its newlines could plant a block only Open
 Removing a certificate (``--prune-expired``) cuts out just its block and, when the line right
 before it is that rdstrust label for this very certificate, the label; any other text (a file
 header, someone's notes) is never removed.
+
+Rendering reads the new text back in full before returning it (:func:`_checked`: OpenSSL must
+load exactly the intended certificates), and that parse is the one a merge's read-back gets
+(:data:`_READ_BACK`). In it, a block whose label line and body are byte for byte a kept
+entry's takes that entry instead of decoding the same bytes again (:class:`_Decoded`); every
+block is still framed by the full scan.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ import binascii
 import hashlib
 import re
 import warnings
+from array import array
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rdstrust.certs import der_to_pem
 from rdstrust.errors import StoreError
@@ -38,42 +44,55 @@ from rdstrust.pemscan import (
     PemError,
     PemScan,
     decode_body,
+    holds_certificate,
     line_number,
     scan,
     shown_label,
 )
-from rdstrust.runcache import cached_names, remember_names
 from rdstrust.stores import _der
 from rdstrust.stores._subject import fast_subject
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
 
-
-@dataclass(frozen=True)
-class _Span:
-    start: int  # including the label/comment line before the block
-    end: int
+#: Five offsets per entry, flat: where its text starts (its label line included), where its
+#: block starts, where the block's body starts and ends, and where the block ends. An array
+#: rather than tuples of ints: a 50,000-entry store would hold 12 MB of them, and a merge
+#: holds two stores.
+_SPAN = 5
 
 
 def _first_element(data: bytes) -> bytes:
-    # An OpenSSL "TRUSTED CERTIFICATE" is the certificate followed by trust settings.
+    """The first DER element of ``data`` (``data`` itself when it is one, or not DER)."""
+    # An OpenSSL "TRUSTED CERTIFICATE" is the certificate followed by trust settings. Read as
+    # _der.read_tlv reads it, without copying the usual certificate, which is all of data.
+    if data[:2] == b"\x30\x82" and len(data) == 4 + int.from_bytes(data[2:4], "big"):
+        return data  # the usual certificate: a SEQUENCE with a two-octet length, and no more
     try:
-        tlv, _ = _der.read_tlv(data)
+        end = _der.read_header(data).end
     except _der.DerError:
         return data
-    return tlv.raw
+    if end is None or end >= len(data):
+        return data  # indefinite or cut off (read_tlv refuses both), or exactly one element
+    return data[:end]
 
 
 class PemStore:
     """A PEM file: its exact text and the certificate blocks found in it."""
 
     def __init__(
-        self, *, text: bytes, entries: Sequence[StoreEntry], spans: Sequence[_Span], source: str
+        self,
+        *,
+        text: bytes,
+        entries: Sequence[StoreEntry],
+        spans: array[int],
+        labelled: bytearray,
+        source: str,
     ) -> None:
         self.text = text
         self.entries: tuple[StoreEntry, ...] = tuple(entries)
-        self._spans = tuple(spans)
+        self._spans = spans
+        self._labelled = labelled  # 1 where an entry's alias is its label line's
         self.password_required = False
         self.verified = True
         self.source = source
@@ -100,23 +119,87 @@ class PemStore:
         del password, profile
         pieces, pos = [], 0
         for index in sorted(remove):  # one join, not one copy of the file per removed block
-            span = self._spans[index]
-            pieces.append(self.text[pos : span.start])
-            pos = span.end
+            start, _, _, _, end = self._spans[_SPAN * index : _SPAN * index + _SPAN]
+            pieces.append(self.text[pos:start])
+            pos = end
         text = b"".join([*pieces, self.text[pos:]])
-        kept = [e.sha256 for i, e in enumerate(self.entries) if i not in remove]
-        return _checked(_append(text, add), kept, add, self.source)
+        kept = [i for i in range(len(self.entries)) if i not in remove]
+        decoded = _Decoded(self, kept)
+        reread = _checked(_append(text, add), [self.entries[i].sha256 for i in kept], add, decoded)
+        _READ_BACK[:] = [reread]
+        return reread.text
 
 
-def _checked(text: bytes, kept: Sequence[str | None], add: Sequence[NewCert], source: str) -> bytes:
-    """``text``, after checking that OpenSSL would load exactly the intended certificates.
+class _Decoded:
+    """The kept entries of a store, offered to the parse of the text rendered from it.
+
+    Rendering copies every kept entry's text byte for byte, so reading the new text back would
+    decode the same bodies and read the same label lines again. Each block the read-back finds
+    is still framed by the full scan (so a block gained, lost or cut is seen), and compared
+    byte for byte with the kept entry at the same place in order: from the start of the line
+    before it to the end of its body, with the block and body at the same offsets, it takes
+    that entry (its certificate, fingerprint and alias, all functions of those bytes); with
+    only the body identical, its certificate. Anything else is decoded and labelled afresh.
+    """
+
+    def __init__(self, store: PemStore | None, kept: Sequence[int]) -> None:
+        self.source = store.source if store is not None else "the new store"
+        self._store = store
+        self._kept = kept if store is not None else ()
+        self._next = 0
+
+    def entry(self, data: bytes, block: PemBlock) -> tuple[StoreEntry, int | None] | None:
+        """The kept entry whose body is byte for byte this block's, or ``None``; with where
+        the block's span starts when its label line is byte for byte the entry's too."""
+        store = self._store
+        if store is None or self._next >= len(self._kept):
+            return None
+        index = self._kept[self._next]
+        self._next += 1
+        offset = _SPAN * index
+        span_start, block_start, body_start, body_end = store._spans[offset : offset + 4]
+        if body_end - body_start != block.body_end - block.body_start:
+            return None
+        if store.text[body_start:body_end] != data[block.body_start : block.body_end]:
+            return None
+        entry = store.entries[index]
+        line_start = _line_start(data, block.start)
+        old_line_start = _line_start(store.text, block_start)
+        if (
+            store._labelled[index]
+            and block.start - line_start == block_start - old_line_start
+            and block.body_start - line_start == body_start - old_line_start
+            and store.text[old_line_start:body_start] == data[line_start : block.body_start]
+        ):
+            return entry, line_start + span_start - old_line_start
+        return entry, None
+
+
+#: The store :meth:`PemStore.render` parsed from the text it returned, until :func:`load` is
+#: asked for that text. A merge reads every store it renders back before writing it (and
+#: compares it with what it meant to write); render has just parsed that very text in full to
+#: count its certificates, so the read-back takes that parse instead of repeating it. Matched
+#: by identity (the bytes object render returned, held here so its id cannot be reused) and
+#: source, taken once; a render not followed by a load keeps it until the next load.
+_READ_BACK: list[PemStore] = []
+
+
+def _checked(
+    text: bytes,
+    kept: Sequence[str | None],
+    add: Sequence[NewCert],
+    decoded: _Decoded,
+) -> PemStore:
+    """``text`` parsed, after checking that OpenSSL would load exactly the intended certificates.
 
     The certificates are counted the way libpq reads the file, so text that smuggles a block
     in (or cuts one off) is refused here, with its own sentence, before anything is written.
     """
+    source = decoded.source
     intended = Counter([*kept, *(hashlib.sha256(c.der).hexdigest() for c in add)])
     try:
-        seen = Counter(fingerprints(text, source=source))
+        reread = _parse(text, source, decoded)
+        seen = Counter(e.sha256 for e in reread.entries)
     except StoreError:
         seen = Counter()
     if seen != intended:
@@ -127,7 +210,7 @@ def _checked(text: bytes, kept: Sequence[str | None], add: Sequence[NewCert], so
             "a hidden PEM block, so nothing was written.",
             path=source,
         )
-    return text
+    return reread
 
 
 def _comment(cert: NewCert) -> bytes:
@@ -157,14 +240,14 @@ def create(
 ) -> bytes:
     """A new PEM bundle holding ``add``."""
     del password, profile
-    return _checked(_append(b"", add), [], add, "the new store")
+    return _checked(_append(b"", add), [], add, _Decoded(None, ())).text
 
 
 def looks_like_pem(data: bytes) -> bool:
     """Whether bytes are text holding at least one block OpenSSL reads as a certificate."""
     if b"\x00" in data[:65536]:
         return False
-    return any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)
+    return holds_certificate(data)
 
 
 def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlock]:
@@ -255,41 +338,56 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     that never ends, and certificates only Java would read.
     """
     del password
+    if _READ_BACK:
+        rendered = _READ_BACK.pop()
+        if rendered.text is data and rendered.source == source:
+            return rendered  # the full parse render made of these very bytes
+    return _parse(data, source, None)
+
+
+def _parse(data: bytes, source: str, decoded: _Decoded | None) -> PemStore:
+    """:func:`load`, taking what ``decoded`` already holds for identical bytes."""
     entries: list[StoreEntry] = []
-    spans: list[_Span] = []
+    spans = array("q")
+    labelled = bytearray()
     for n, block in enumerate(_certificate_blocks(data, scan(data), source), start=1):
-        block_start, block_end = block.start, block.end
-        der_bytes = _certificate_der(data, block, n, source)
-        label, start = _label(data, block_start, der_bytes)
-        if label is None:
-            # No label: the alias rdstrust proposes, which takes describing the certificate.
-            info = describe_der(der_bytes)
-            label = info.alias if info is not None else f"certificate-{n}"
-        entries.append(
-            StoreEntry(
-                alias=label,
-                kind=EntryKind.TRUSTED_CERT,
-                sha256=hashlib.sha256(der_bytes).hexdigest(),
-                certificates=(der_bytes,),
+        known = decoded.entry(data, block) if decoded is not None else None
+        if known is not None and (same_text := known[1]) is not None:
+            entry, start = known[0], same_text
+            label: str | None = entry.alias
+        else:
+            if known is not None:
+                der, sha256 = known[0].certificates[0], known[0].sha256
+            else:
+                der = _certificate_der(data, block, n, source)
+                sha256 = hashlib.sha256(der).hexdigest()
+            label, start = _label(data, block.start, der)
+            alias = label
+            if alias is None:
+                # No label: the alias rdstrust proposes, which takes describing the certificate.
+                info = describe_der(der)
+                alias = info.alias if info is not None else f"certificate-{n}"
+            entry = StoreEntry(
+                alias=alias, kind=EntryKind.TRUSTED_CERT, sha256=sha256, certificates=(der,)
             )
-        )
-        spans.append(_Span(start, block_end))
-    return PemStore(text=data, entries=entries, spans=spans, source=source)
+            if known is not None and known[0] == entry:
+                entry = known[0]  # the same entry: one object, not two
+        entries.append(entry)
+        labelled.append(label is not None)
+        spans.extend((start, block.start, block.body_start, block.body_end, block.end))
+    return PemStore(text=data, entries=entries, spans=spans, labelled=labelled, source=source)
 
 
 def _names(der: bytes) -> tuple[str, str | None] | None:
     """The certificate's subject and common name, or ``None`` when it cannot be decoded.
 
-    Once per run: the safety re-read after a write reads every label again.
+    Not kept for the run: the read-back after a write takes each kept entry's label with the
+    entry (see :class:`_Decoded`), and a cache would hold 15 MB for a 50,000-entry store.
     """
-    hit, names = cached_names(der)
-    if hit:
-        return names
     names = fast_subject(der)
     if names is None:
-        info = describe_der(der)
+        info = describe_der(der)  # described once per run (rdstrust.runcache)
         names = (info.subject, info.common_name) if info is not None else None
-    remember_names(der, names)
     return names
 
 
@@ -302,9 +400,9 @@ def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     so pruning leaves it). Anything else (``# Corporate trust bundle - do not edit``) is text
     of the file, neither a label nor part of the block.
     """
-    if block_start == 0 or data[block_start - 1 : block_start] != b"\n":
+    line_start = _line_start(data, block_start)
+    if line_start == block_start:
         return None, block_start
-    line_start = data.rfind(b"\n", 0, block_start - 1) + 1
     try:
         line = data[line_start:block_start].decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -313,14 +411,24 @@ def _label(data: bytes, block_start: int, der: bytes) -> tuple[str | None, int]:
     if names is None:
         return None, block_start
     subject, common_name = names
-    # rdstrust writes the subject escaped (safe(..., ascii=True)); stores written before that
-    # carry it raw, which still matches when it was one line.
-    for own_suffix in dict.fromkeys((f": {safe(subject, ascii=True)}", f": {subject}")):
-        if line.startswith("# ") and line.endswith(own_suffix):
-            alias = line[2 : -len(own_suffix)].strip()
-            if alias:
-                return alias, line_start
+    if line.startswith("# "):
+        # rdstrust writes the subject escaped (safe(..., ascii=True)); stores written before
+        # that carry it raw, which still matches when it was one line.
+        escaped = safe(subject, ascii=True)
+        for own in (escaped,) if escaped == subject else (escaped, subject):
+            suffix = ": " + own
+            if line.endswith(suffix):
+                alias = line[2 : -len(suffix)].strip()
+                if alias:
+                    return alias, line_start
     name = line.lstrip("#").strip()
     if common_name and name == common_name:
         return name, block_start
     return None, block_start
+
+
+def _line_start(data: bytes, block_start: int) -> int:
+    """Where the line right before a block starts; the block's start when no LF precedes it."""
+    if block_start == 0 or data[block_start - 1] != 0x0A:
+        return block_start
+    return data.rfind(b"\n", 0, block_start - 1) + 1
