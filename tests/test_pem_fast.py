@@ -39,7 +39,7 @@ from rdstrust.pemscan import (
     holds_certificate,
     scan,
 )
-from rdstrust.stores import NewCert, _der, pem, read_store
+from rdstrust.stores import NewCert, _der, parse_store, pem, read_back_of, read_store
 from rdstrust.text import safe
 
 CERT = ca("Fast Path Test CA")
@@ -249,28 +249,34 @@ def test_the_read_back_is_the_parse_of_the_rendered_text() -> None:
     store = _store()
     text = store.render(remove=frozenset(), add=ADD)
     fresh = pem._parse(bytes(bytearray(text)), "s.pem", None)
-    read_back = pem.load(text, source="s.pem")
-    assert read_back.text is text
+    read_back = store.take_read_back(text, "s.pem")
+    assert read_back is not None and read_back.text is text
     assert read_back.entries == fresh.entries and read_back._spans == fresh._spans
     assert [e.sha256 for e in read_back.entries] == [
         hashlib.sha256(d).hexdigest() for d in (CERT.der, OTHER.der)
     ]
     # The kept certificate is the very bytes object the first store holds (no second copy).
     assert read_back.entries[0].certificates[0] is store.entries[0].certificates[0]
-    # Handed over once: the next load of the same bytes parses them again.
+    # Handed over once: asked again, there is none (the caller parses).
+    assert store.take_read_back(text, "s.pem") is None
     again = pem.load(text, source="s.pem")
     assert again is not read_back and again.entries == read_back.entries
 
 
 def test_the_read_back_is_only_for_those_bytes_and_that_source() -> None:
-    add = ADD
-    text = _store().render(remove=frozenset(), add=add)
-    equal_copy = bytes(bytearray(text))
-    assert pem.load(equal_copy, source="s.pem").text is equal_copy  # parsed, not handed over
-    text = _store().render(remove=frozenset(), add=add)
-    assert pem.load(text, source="other.pem").source == "other.pem"
-    text = _store().render(remove=frozenset(), add=add)
-    assert pem.load(text, source="s.pem") is not pem._parse(text, "s.pem", None)
+    store = _store()
+    text = store.render(remove=frozenset(), add=ADD)
+    assert store.take_read_back(bytes(bytearray(text)), "s.pem") is None  # equal is not enough
+    store = _store()
+    text = store.render(remove=frozenset(), add=ADD)
+    assert store.take_read_back(text, "other.pem") is None
+    # Through parse_store: detection and checks run, the load is the one handed over.
+    store = _store()
+    text = store.render(remove=frozenset(), add=ADD)
+    handed = read_back_of(store, text, "s.pem")
+    assert handed is not None
+    assert parse_store(text, source="s.pem", password=None, parsed=handed)[1] is handed
+    assert read_back_of(store, text, "s.pem") is None
 
 
 def test_a_refused_render_leaves_nothing_to_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -278,10 +284,9 @@ def test_a_refused_render_leaves_nothing_to_read_back(monkeypatch: pytest.Monkey
     hidden = _new("x", OTHER.der, "CN=x")
     # A text that hides a block: render refuses it, so nothing is kept for a read-back.
     monkeypatch.setattr(pem, "_append", lambda text, add: text + CERT.pem + OTHER.pem + OTHER.pem)
-    pem._READ_BACK.clear()
     with pytest.raises(StoreError, match="hidden PEM block"):
         store.render(remove=frozenset(), add=[hidden])
-    assert pem._READ_BACK == []
+    assert store._read_back is None
 
 
 def test_removing_a_block_reads_back_as_a_fresh_parse() -> None:
@@ -289,7 +294,8 @@ def test_removing_a_block_reads_back_as_a_fresh_parse() -> None:
     store = pem.load(text, source="s.pem")
     rendered = store.render(remove=frozenset({0}), add=[])
     assert rendered == b"# b: CN=Fast Path Other CA\n" + OTHER.pem
-    read_back = pem.load(rendered, source="s.pem")
+    read_back = store.take_read_back(rendered, "s.pem")
+    assert read_back is not None
     fresh = pem._parse(bytes(bytearray(rendered)), "s.pem", None)
     assert read_back.entries == fresh.entries and read_back._spans == fresh._spans
     assert [e.alias for e in read_back.entries] == ["b"]
@@ -477,7 +483,8 @@ def test_the_read_back_after_any_removal_is_a_fresh_parse() -> None:
         remove = frozenset(i for i in range(count) if rng.random() < 0.3)
         add = ADD if rng.random() < 0.5 else []
         rendered = store.render(remove=remove, add=add)
-        read_back = pem.load(rendered, source="s.pem")
+        read_back = store.take_read_back(rendered, "s.pem")
+        assert read_back is not None
         fresh = pem._parse(bytes(bytearray(rendered)), "s.pem", None)
         assert read_back.entries == fresh.entries, (text, remove)
         assert read_back._spans == fresh._spans and read_back._labelled == fresh._labelled

@@ -38,6 +38,7 @@ from rdstrust.stores import (
     StoreType,
     create_store,
     parse_store,
+    read_back_of,
     read_bytes,
     type_from_name,
     unparseable,
@@ -146,7 +147,7 @@ def _existing(path: Path, password: str | None, options: MergeOptions) -> _Exist
     real = real_path(path)
     if real.exists() or path.exists():
         data = read_bytes(path)
-        if data.strip():  # the bytes decide the type whenever there are any
+        if data and not data.isspace():  # the bytes decide the type whenever there are any
             kind, loaded = parse_store(
                 data, source=str(path), password=password, store_type=options.store_type
             )
@@ -352,7 +353,8 @@ def _merge_store(
         if work.plan.changes:
             keys = _keys(work)
             data, expected = _render(work, password, opts, keys)
-            _check(data, work.plan, expected, password, keys)
+            parsed = read_back_of(work.loaded, data, work.plan.store)
+            _check(data, work.plan, expected, password, keys, parsed)
         # Nothing changed on disk: "the store after the merge" is the store as it is.
         return MergeResult.of(work.plan, dry_run=True, contents=_as_found(work))
     with exclusive_lock(store_path):
@@ -361,10 +363,11 @@ def _merge_store(
             return MergeResult.of(work.plan, contents=_as_found(work))
         plan, keys = work.plan, _keys(work)
         data, expected = _render(work, password, opts, keys)
+        parsed = read_back_of(work.loaded, data, plan.store)
         # The old store (every entry, every certificate) is not needed past this point: let it
         # go before the read-back builds the new one, so the two never fill memory together.
         del work
-        contents = _contents(plan, _check(data, plan, expected, password, keys))
+        contents = _contents(plan, _check(data, plan, expected, password, keys, parsed))
         keep = opts.backup and not plan.created
         written_to = write_bytes_atomic(store_path, data, backup=keep)
         saved = str(written_to.with_name(written_to.name + BACKUP_SUFFIX)) if keep else None
@@ -424,6 +427,7 @@ def _check(
     expected: list[_Identity],
     password: str | None,
     keys: KeyDeriver,
+    parsed: LoadedStore | None = None,
 ) -> LoadedStore:
     """Read the new bytes back: every kept entry and every added certificate must be there.
 
@@ -432,7 +436,7 @@ def _check(
     write is also the only parse of the new bytes.
     """
     _, reread = parse_store(
-        data, source=plan.store, password=password, store_type=plan.type, keys=keys
+        data, source=plan.store, password=password, store_type=plan.type, keys=keys, parsed=parsed
     )
     after = [(e.alias, e.kind, e.sha256) for e in reread.entries]
     # Equal as multisets (order may differ: a removed entry's place is taken by nothing). The

@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 _RUN_CACHE: ContextVar[dict[bytes, CertInfo | None] | None] = ContextVar(
     "rdstrust_describe_cache", default=None
 )
-#: The run's subject names (RFC 4514 subject, common name) by DER bytes, for PEM labels.
-_RUN_NAMES: ContextVar[dict[bytes, tuple[str, str | None] | None] | None] = ContextVar(
-    "rdstrust_names_cache", default=None
-)
 
 
 @contextmanager
@@ -39,11 +35,10 @@ def describe_once() -> Iterator[None]:
     if _RUN_CACHE.get() is not None:
         yield
         return
-    token, names = _RUN_CACHE.set({}), _RUN_NAMES.set({})
+    token = _RUN_CACHE.set({})
     try:
         yield
     finally:
-        _RUN_NAMES.reset(names)
         _RUN_CACHE.reset(token)
 
 
@@ -90,18 +85,3 @@ def remember_description(der: bytes, info: CertInfo | None) -> None:
     cache = _RUN_CACHE.get()
     if cache is not None:
         cache[der] = info
-
-
-def cached_names(der: bytes) -> tuple[bool, tuple[str, str | None] | None]:
-    """``(True, names)`` when this run already read the subject names of ``der``."""
-    cache = _RUN_NAMES.get()
-    if cache is None or der not in cache:
-        return False, None
-    return True, cache[der]
-
-
-def remember_names(der: bytes, names: tuple[str, str | None] | None) -> None:
-    """Keep the subject names of ``der`` (``None``: not decodable) for this run."""
-    cache = _RUN_NAMES.get()
-    if cache is not None:
-        cache[der] = names

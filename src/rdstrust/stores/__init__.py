@@ -121,11 +121,14 @@ def parse_store(
     password: str | None,
     store_type: StoreType | None = None,
     keys: KeyDeriver | None = None,
+    parsed: LoadedStore | None = None,
 ) -> tuple[StoreType, LoadedStore]:
     """Parse store bytes (type detected unless given); see :func:`load_store`.
 
     ``keys`` shares PKCS12 key derivations with an earlier load or write of the same store in
-    this run (each load still gets its own work budget); other formats ignore it.
+    this run (each load still gets its own work budget); other formats ignore it. ``parsed`` is
+    the format's own full parse of these very bytes (see :func:`read_back_of`): the type is still
+    detected and checked, and the store-wide checks still run on it, but it is not parsed again.
     """
     detected = detect_type(data)
     if detected is None and pkcs12.looks_like_ber_pkcs12(data):
@@ -150,10 +153,20 @@ def parse_store(
         )
     found = _BY_TYPE[detected]
     extra = {"keys": keys} if keys is not None and found.derives_keys else {}
-    loaded = found.load(data, source=source, password=password, **extra)
+    loaded = parsed or found.load(data, source=source, password=password, **extra)
     if detected is not StoreType.PEM:
         _refuse_shadowed_aliases(loaded.entries, source)
     return detected, loaded
+
+
+def read_back_of(store: LoadedStore | None, data: bytes, source: str) -> LoadedStore | None:
+    """The full parse ``store`` made of ``data`` while rendering it, for ``parse_store(parsed=)``.
+
+    A PEM store parses every text it renders, to count its certificates as libpq would (see
+    :meth:`rdstrust.stores.pem.PemStore.take_read_back`); the other formats make none. ``data``
+    must be the bytes object render returned: anything else gets ``None`` and is parsed.
+    """
+    return store.take_read_back(data, source) if isinstance(store, pem.PemStore) else None
 
 
 def _refuse_shadowed_aliases(entries: Sequence[StoreEntry], source: str) -> None:
@@ -244,6 +257,7 @@ __all__ = [
     "detect_type",
     "load_store",
     "parse_store",
+    "read_back_of",
     "read_store",
     "type_from_name",
     "unparseable",

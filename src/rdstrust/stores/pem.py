@@ -20,7 +20,8 @@ header, someone's notes) is never removed.
 
 Rendering reads the new text back in full before returning it (:func:`_checked`: OpenSSL must
 load exactly the intended certificates), and that parse is the one a merge's read-back gets
-(:data:`_READ_BACK`). In it, a block whose label line and body are byte for byte a kept
+(:meth:`PemStore.take_read_back`, which :func:`rdstrust.stores.parse_store` is given as
+``parsed``). In it, a block whose label line and body are byte for byte a kept
 entry's takes that entry instead of decoding the same bytes again (:class:`_Decoded`); every
 block is still framed by the full scan.
 """
@@ -96,6 +97,8 @@ class PemStore:
         self.password_required = False
         self.verified = True
         self.source = source
+        # The full parse of the text the last render returned (see take_read_back).
+        self._read_back: PemStore | None = None
 
     @property
     def password_less(self) -> bool:
@@ -126,8 +129,22 @@ class PemStore:
         kept = [i for i in range(len(self.entries)) if i not in remove]
         decoded = _Decoded(self, kept)
         reread = _checked(_append(text, add), [self.entries[i].sha256 for i in kept], add, decoded)
-        _READ_BACK[:] = [reread]
+        self._read_back = reread
         return reread.text
+
+    def take_read_back(self, text: bytes, source: str) -> PemStore | None:
+        """The full parse :meth:`render` made of ``text``, the bytes object it returned, for a
+        read-back from ``source``; given once (``None`` for any other text or source).
+
+        A merge reads every store it renders back before writing it and compares it with what
+        it meant to write. Rendering has just parsed that very text in full to count its
+        certificates the way libpq does, so the read-back takes that parse (through
+        :func:`rdstrust.stores.parse_store`'s ``parsed``) instead of repeating it.
+        """
+        found, self._read_back = self._read_back, None
+        if found is not None and found.text is text and found.source == source:
+            return found
+        return None
 
 
 class _Decoded:
@@ -173,15 +190,6 @@ class _Decoded:
         ):
             return entry, line_start + span_start - old_line_start
         return entry, None
-
-
-#: The store :meth:`PemStore.render` parsed from the text it returned, until :func:`load` is
-#: asked for that text. A merge reads every store it renders back before writing it (and
-#: compares it with what it meant to write); render has just parsed that very text in full to
-#: count its certificates, so the read-back takes that parse instead of repeating it. Matched
-#: by identity (the bytes object render returned, held here so its id cannot be reused) and
-#: source, taken once; a render not followed by a load keeps it until the next load.
-_READ_BACK: list[PemStore] = []
 
 
 def _checked(
@@ -338,10 +346,6 @@ def load(data: bytes, *, source: str, password: str | None = None) -> PemStore:
     that never ends, and certificates only Java would read.
     """
     del password
-    if _READ_BACK:
-        rendered = _READ_BACK.pop()
-        if rendered.text is data and rendered.source == source:
-            return rendered  # the full parse render made of these very bytes
     return _parse(data, source, None)
 
 
