@@ -26,25 +26,27 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FIXTURES
+from support import FIXTURES, SHARED_BUNDLES
 
 import rdstrust
-from rdstrust.certs import could_be_rds, describe
+from rdstrust import certs
+from rdstrust.certs import Generation, could_be_rds, describe
 from rdstrust.cli import COMMANDS
-from rdstrust.errors import WrongPasswordError
+from rdstrust.errors import RdsTrustError, WrongPasswordError
 from rdstrust.merge import merge_store
+from rdstrust.names import fast_names, fast_subject
 from rdstrust.options import MergeOptions
 from rdstrust.runcache import _RUN_CACHE, cached_description, describe_once
 from rdstrust.stores import (
     KeyDeriver,
     NewCert,
+    StoreEntry,
     StoreType,
     create_store,
     describe_der,
     parse_store,
     read_store,
 )
-from rdstrust.stores._subject import fast_subject
 
 G1 = FIXTURES / "bundles" / "g1.pem"
 JDK_CACERTS = Path("/etc/ssl/certs/java/cacerts")
@@ -211,6 +213,86 @@ def test_the_fast_subject_is_cryptographys() -> None:
         assert fast == (cert.subject.rfc4514_string(), cns[0].value if cns else None)
         checked += 1
     assert checked > 5
+
+
+def test_describing_reads_plain_names_from_the_der_as_cryptography_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # describe() takes subject, issuer, common name, generation, region and is_root from the DER
+    # for plain names; with that path switched off it asks cryptography: the same CertInfo.
+    ders = _certificates() + [
+        e.certificates[0]
+        for path in sorted(SHARED_BUNDLES.glob("*.pem"))
+        for e in _entries_or_none(path)
+    ]
+    fast = [describe(x509.load_der_x509_certificate(d), d) for d in ders]
+    assert sum(fast_names(d) is not None for d in ders) > len(ders) // 2
+    monkeypatch.setattr(certs, "fast_names", lambda der: None)
+    slow = [describe(x509.load_der_x509_certificate(d), d) for d in ders]
+    assert fast == slow
+    assert any(i.generation is not Generation.UNKNOWN for i in fast)
+
+
+def _entries_or_none(path: Path) -> tuple[StoreEntry, ...]:
+    try:
+        return read_store(path, None).entries
+    except RdsTrustError:
+        return ()  # the real broken files beside the bundles
+
+
+@pytest.mark.parametrize(
+    ("subject", "issuer", "is_root"),
+    [
+        ([("CN", "A", "utf8")], [("CN", "A", "printable")], True),  # equal values, two string types
+        (
+            [("CN", "A", "utf8"), ("O", "B", "utf8")],
+            [("O", "B", "utf8"), ("CN", "A", "utf8")],
+            False,
+        ),
+        ([("CN", "A", "utf8")], [("CN", "A ", "utf8")], False),
+        ([("CN", "A", "utf8")], [("CN", "A", "bmp")], True),  # BMPString: cryptography's path
+        ([("O", "Amazon Web Services, Inc.", "utf8")], [("CN", "x", "utf8")], False),  # escaped
+    ],
+)
+def test_names_and_is_root_agree_with_cryptography(
+    monkeypatch: pytest.MonkeyPatch,
+    subject: list[tuple[str, str, str]],
+    issuer: list[tuple[str, str, str]],
+    is_root: bool,
+) -> None:
+    der = _issued(subject, issuer)
+    fast = describe(x509.load_der_x509_certificate(der), der)
+    monkeypatch.setattr(certs, "fast_names", lambda der: None)
+    slow = describe(x509.load_der_x509_certificate(der), der)
+    assert fast == slow and fast.is_root is is_root
+
+
+_OIDS = {"CN": NameOID.COMMON_NAME, "O": NameOID.ORGANIZATION_NAME}
+_STRING_TYPES = {
+    "utf8": _ASN1Type.UTF8String,
+    "printable": _ASN1Type.PrintableString,
+    "bmp": _ASN1Type.BMPString,
+}
+
+
+def _issued(subject: list[tuple[str, str, str]], issuer: list[tuple[str, str, str]]) -> bytes:
+    def name(attrs: list[tuple[str, str, str]]) -> x509.Name:
+        return x509.Name(
+            [x509.NameAttribute(_OIDS[k], v, _type=_STRING_TYPES[t]) for k, v, t in attrs]
+        )
+
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name(subject))
+        .issuer_name(name(issuer))
+        .public_key(_KEY.public_key())
+        .serial_number(9)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=10))
+        .sign(_KEY, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 _PRINTABLE = set(string.ascii_letters + string.digits + " '()+,-./:=?")

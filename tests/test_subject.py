@@ -1,6 +1,6 @@
 """The straight-line subject reader gives exactly what the header-by-header reader gave.
 
-:func:`rdstrust.stores._subject.fast_subject` walks the DER with inline length reads and a
+:func:`rdstrust.names.fast_subject` walks the DER with inline length reads and a
 six-byte shortcut for the usual RDN. ``_reference`` below is the reader it replaced, built on
 :func:`rdstrust.stores._der.read_header` (the one length reader of the stores): on real
 certificates, on every truncation of them and on many thousand mutated ones (long-form and
@@ -24,8 +24,8 @@ from cryptography.x509.oid import NameOID
 from support import FIXTURES
 
 from rdstrust.certs import DECODE_ERRORS
+from rdstrust.names import _SHORT_NAMES, fast_subject
 from rdstrust.stores import _der, read_store
-from rdstrust.stores._subject import _SHORT_NAMES, fast_subject
 
 SYSTEM_PEM = Path("/etc/ssl/certs/ca-certificates.crt")
 _ASCII_STRINGS = frozenset({0x0C, 0x13, 0x16})

@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from rdstrust.catalogue import SUBJECT_REGION
 from rdstrust.known_cas import is_known_rds_ca
+from rdstrust.names import fast_names, first, rfc4514
 from rdstrust.runcache import cached_description, describe_once, remember_description
 
 __all__ = [
@@ -245,12 +246,16 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def classify(subject: x509.Name) -> tuple[Generation, str | None]:
     """Return the RDS generation and region (``None`` where it has none) named by a subject."""
-    cn = _attr(subject, NameOID.COMMON_NAME)
-    if (
-        cn is None
-        or _attr(subject, NameOID.ORGANIZATION_NAME) != _RDS_ORG
-        or _attr(subject, NameOID.ORGANIZATIONAL_UNIT_NAME) != _RDS_OU
-    ):
+    return _classify(
+        _attr(subject, NameOID.COMMON_NAME),
+        _attr(subject, NameOID.ORGANIZATION_NAME),
+        _attr(subject, NameOID.ORGANIZATIONAL_UNIT_NAME),
+    )
+
+
+def _classify(cn: str | None, org: str | None, unit: str | None) -> tuple[Generation, str | None]:
+    """:func:`classify` from a subject's first common name, organization and unit."""
+    if cn is None or org != _RDS_ORG or unit != _RDS_OU:
         return Generation.UNKNOWN, None
     for pattern, generation in _PATTERNS:
         match = pattern.match(cn)
@@ -310,15 +315,13 @@ def _describe(cert: x509.Certificate, der: bytes | None) -> CertInfo:
         # (Debian's cacerts has some); they are still certificates to carry and report.
         warnings.simplefilter("ignore")
         raw = der if der is not None else cert.public_bytes(Encoding.DER)
-        generation, region = classify(cert.subject)
-        cn = _attr(cert.subject, NameOID.COMMON_NAME)
-        is_root = cert.subject == cert.issuer
+        subject, issuer, cn, generation, region, is_root = _names(cert, raw)
         fingerprint = sha256_hex(raw)
         return CertInfo(
             der=raw,
             sha256=fingerprint,
-            subject=cert.subject.rfc4514_string(),
-            issuer=cert.issuer.rfc4514_string(),
+            subject=subject,
+            issuer=issuer,
             common_name=cn,
             generation=generation,
             region=region,
@@ -331,3 +334,27 @@ def _describe(cert: x509.Certificate, der: bytes | None) -> CertInfo:
             known=is_known_rds_ca(fingerprint),
             certificate=cert,
         )
+
+
+def _names(
+    cert: x509.Certificate, der: bytes
+) -> tuple[str, str, str | None, Generation, str | None, bool]:
+    """Subject, issuer, common name, generation, region and whether the certificate is its own
+    issuer: read from the DER for plain names (no ``Name`` objects built, most of describing a
+    certificate otherwise), from cryptography for anything else; the same answers either way
+    (tests/test_speed.py compares them on every certificate it can find)."""
+    names = fast_names(der)
+    if names is not None:
+        issuer, subject = names
+        cn = first(subject, "CN")
+        generation, region = _classify(cn, first(subject, "O"), first(subject, "OU"))
+        return rfc4514(subject), rfc4514(issuer), cn, generation, region, subject == issuer
+    generation, region = classify(cert.subject)
+    return (
+        cert.subject.rfc4514_string(),
+        cert.issuer.rfc4514_string(),
+        _attr(cert.subject, NameOID.COMMON_NAME),
+        generation,
+        region,
+        cert.subject == cert.issuer,
+    )

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 from rdstrust.certs import der_to_pem
 from rdstrust.errors import StoreError
+from rdstrust.names import fast_subject
 from rdstrust.pemscan import (
     CERTIFICATE_LABELS,
     PemBlock,
@@ -51,7 +52,6 @@ from rdstrust.pemscan import (
     shown_label,
 )
 from rdstrust.stores import _der
-from rdstrust.stores._subject import fast_subject
 from rdstrust.stores._types import EntryKind, NewCert, StoreEntry, describe_der
 from rdstrust.stores.jks import MAX_ENTRIES
 from rdstrust.text import safe
