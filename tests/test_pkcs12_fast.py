@@ -13,6 +13,7 @@ by offsets (``_der.spans``) instead of copies. Each fast piece is held here to i
 from __future__ import annotations
 
 import functools
+import gc
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,21 @@ CRAFTED: dict[str, bytes] = {
     "odd cert bag OID": _cert_bag(attrs=[NAME], bag_type=ODD_CERT_BAG),
     "odd friendlyName OID": _cert_bag(attrs=[_attr(ODD_FRIENDLY, der.encode(0x0C, b"n"))]),
     "unknown attribute": _cert_bag(attrs=[_attr(der.oid("1.2.3.4"), b"\x05\x00"), NAME]),
+    "name then trust": _cert_bag(attrs=[NAME, TRUST]),
+    "trust then name": _cert_bag(attrs=[TRUST, NAME]),
+    "trust, name, trust": _cert_bag(attrs=[TRUST, NAME, TRUST]),
+    "trust, trust": _cert_bag(attrs=[TRUST, TRUST]),
+    "trust and a name of odd length": _cert_bag(
+        attrs=[TRUST, _attr(FRIENDLY, der.encode(der.BMP_STRING, b"\x00a\x00"))]
+    ),
+    "trust and a long name": _cert_bag(
+        attrs=[TRUST, _attr(FRIENDLY, der.encode(der.BMP_STRING, "n".encode("utf-16-be") * 300))]
+    ),
+    "trust and a UTF-8 name": _cert_bag(attrs=[TRUST, _attr(FRIENDLY, der.encode(0x0C, b"n"))]),
+    "trust and a name of two values": _cert_bag(
+        attrs=[TRUST, _attr(FRIENDLY, der.encode(der.BMP_STRING, b""), der.encode(0x1E, b"\0a"))]
+    ),
+    "trust and a key id": _cert_bag(attrs=[TRUST, _attr(KEY_ID, der.octets(b"\x01"))]),
     "two names": _cert_bag(attrs=[NAME, _attr(FRIENDLY, der.encode(0x0C, b"second"))]),
     "name then empty name": _cert_bag(attrs=[NAME, _attr(FRIENDLY)]),
     "empty trust attribute": _cert_bag(attrs=[_attr(TRUSTED)]),
@@ -240,6 +256,18 @@ CRAFTED: dict[str, bytes] = {
     "many attributes": _cert_bag(attrs=[TRUST] * 100),
     "many values": _cert_bag(attrs=[_attr(TRUSTED, *[ANY_EKU] * 100)]),
 }
+
+# The name attribute ends in the byte that starts the trust attribute, which follows cut short.
+_NAME_0 = _attr(FRIENDLY, der.encode(der.BMP_STRING, "0".encode("utf-16-be")))
+CRAFTED["a name ending where the trust attribute starts"] = _cert_bag(attrs=[_NAME_0 + TRUST[1:]])
+# Certificates of every size around where a length grows an octet, one stray byte after them:
+# no minimal wrapper fits some of these sizes, and none may be taken for the one that nearly does.
+for _size in (*range(100, 140), *range(230, 270)):
+    _wrapped = _tlv(0x30, X509 + _tlv(0xA0, _tlv(0x04, b"\x01" * _size)))
+    CRAFTED[f"certificate of {_size} bytes, a byte after"] = _tlv(
+        0x30, CERT_BAG + _tlv(0xA0, _wrapped + b"\x00")
+    )
+    CRAFTED[f"certificate of {_size} bytes"] = _tlv(0x30, CERT_BAG + _tlv(0xA0, _wrapped))
 
 
 @pytest.mark.parametrize("name", sorted(CRAFTED))
@@ -541,3 +569,21 @@ def test_the_pfx_written_in_pieces_is_the_nested_encoding() -> None:
             written = b"".join(pkcs12._pfx_pieces(pieces, mac, PW if mac else None, keys))
             assert written == _nested_pfx(auth_safe, mac, keys)
             assert pkcs12._pfx(auth_safe, mac, PW if mac else None, keys) == written
+
+
+def test_reading_leaves_the_garbage_collector_as_it_was() -> None:
+    # load() pauses the cyclic collector while it reads; on or off, it is as it was afterwards,
+    # whether the read succeeds or the store is refused.
+    good = _small_store()
+    bad = good[:-1]
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            pkcs12.load(good, source="s.p12", password=PW)
+            assert gc.isenabled() is enabled
+            with pytest.raises(RdsTrustError):
+                pkcs12.load(bad, source="s.p12", password=PW)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -27,10 +27,12 @@ the content (never the password), so the same inputs give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import hmac
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -277,6 +279,9 @@ def _fast_bag(buf: bytes, pos: int, end: int) -> _BagFields | None:
     attrs = _hdr(buf, pos, end)
     if attrs is None or attrs[0] != der.SET or attrs[2] != end:
         return None
+    name = _fast_name_and_trust(buf, attrs[1], end)
+    if name is not None:
+        return type_oid, name, None, True, cert
     found = _fast_attrs(buf, attrs[1], end)
     if found is None:
         return None
@@ -285,19 +290,72 @@ def _fast_bag(buf: bytes, pos: int, end: int) -> _BagFields | None:
 
 def _fast_cert(buf: bytes, pos: int, end: int) -> bytes | None:
     """The certificate of a CertBag value ``[0] { SEQUENCE { x509Certificate, [0] OCTETS } }``."""
+    wrapper = _wrapper(_CERT_LAYERS, end - pos)
+    if wrapper and buf.startswith(wrapper, pos, end):
+        return buf[pos + len(wrapper) : end]
     cert_bag = _hdr(buf, pos, end)
     if cert_bag is None or cert_bag[0] != der.SEQUENCE or cert_bag[2] != end:
         return None
     pos = cert_bag[1]
-    if not buf.startswith(_X509_CERT_TLV, pos):
+    if not buf.startswith(_X509_CERT_TLV, pos, end):
         return None
-    wrapper = _hdr(buf, pos + len(_X509_CERT_TLV), end)
-    if wrapper is None or wrapper[0] != der.CONTEXT_0 or wrapper[2] != end:
+    explicit = _hdr(buf, pos + len(_X509_CERT_TLV), end)
+    if explicit is None or explicit[0] != der.CONTEXT_0 or explicit[2] != end:
         return None
-    octets = _hdr(buf, wrapper[1], end)
+    octets = _hdr(buf, explicit[1], end)
     if octets is None or octets[0] != der.OCTET_STRING or octets[2] != end:
         return None
     return buf[octets[1] : end]
+
+
+# Around a payload of a given size, nested elements with minimal lengths (what everyone
+# writes) are always the same bytes: one comparison instead of a header read per level.
+#: ``SEQUENCE { x509Certificate, [0] { OCTET STRING { certificate } } }``
+_CERT_LAYERS = ((der.SEQUENCE, _X509_CERT_TLV), (der.CONTEXT_0, b""), (der.OCTET_STRING, b""))
+#: ``SEQUENCE { friendlyName, SET { BMPString { name } } }``
+_NAME_LAYERS = ((der.SEQUENCE, der.oid(OID_FRIENDLY_NAME)), (der.SET, b""), (der.BMP_STRING, b""))
+#: Java's trusted-certificate attribute as rdstrust and keytool write it (anyExtendedKeyUsage).
+_TRUSTED_ATTR = der.seq(der.oid(OID_JAVA_TRUSTED), der.set_of(der.oid(OID_ANY_EKU)))
+_WRAPPERS: dict[tuple[object, int], bytes] = {}
+
+
+def _wrapper(layers: tuple[tuple[int, bytes], ...], size: int) -> bytes:
+    """The bytes before the payload when ``layers`` (outermost first: tag, the bytes inside it
+    before the next layer) wrap a payload to ``size`` bytes in all; ``b""`` if none fits."""
+    key = (layers, size)
+    found = _WRAPPERS.get(key)
+    if found is not None:
+        return found
+    found = b""
+    fixed = sum(len(before) for _, before in layers)
+    # Each header is 2 to 5 bytes (lengths below 2**24), so few payload sizes can fit.
+    for overhead in range(fixed + 2 * len(layers), fixed + 5 * len(layers) + 1):
+        payload, prefix = size - overhead, b""
+        if payload < 0:
+            break
+        for tag, before in reversed(layers):
+            prefix = der.encode_header(tag, len(before) + len(prefix) + payload) + before + prefix
+        if len(prefix) + payload == size:
+            found = prefix
+            break
+    if len(_WRAPPERS) < 16384:  # bounded: a hostile store of every size gains nothing
+        _WRAPPERS[key] = found
+    return found
+
+
+def _fast_name_and_trust(buf: bytes, pos: int, end: int) -> str | None:
+    """The name in an attribute SET's content that is exactly ``{ friendlyName (BMPString),
+    Java's trust }`` in either order (rdstrust's and keytool's shape), else ``None``."""
+    if buf.startswith(_TRUSTED_ATTR, pos, end):
+        pos += len(_TRUSTED_ATTR)
+    elif buf.endswith(_TRUSTED_ATTR, pos, end):
+        end -= len(_TRUSTED_ATTR)
+    else:
+        return None
+    prefix = _wrapper(_NAME_LAYERS, end - pos)
+    if not prefix or not buf.startswith(prefix, pos, end):
+        return None
+    return buf[pos + len(prefix) : end].decode("utf-16-be", "replace")
 
 
 def _fast_attrs(buf: bytes, pos: int, end: int) -> tuple[str | None, bytes | None, bool] | None:
@@ -702,6 +760,25 @@ def looks_like_ber_pkcs12(data: bytes) -> bool:
     )
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a store is read (as it was, afterwards).
+
+    A 50,000-entry store is 100,000 new long-lived objects (entries and their dicts), and every
+    25% the heap grows CPython walks every object of the process for cycles: five full passes
+    per read, 0.2 s of a merge, finding nothing (reading a store makes no cycles). Mercurial
+    reads its large index files the same way (``util.nogc``).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def load(
     data: bytes, *, source: str, password: str | None, keys: KeyDeriver | None = None
 ) -> Pkcs12Store:
@@ -715,7 +792,8 @@ def load(
     check_password(password, source)
     deriver = keys.fresh_budget() if keys is not None else KeyDeriver()
     try:
-        return _load(data, source, password, deriver)
+        with _collector_paused():
+            return _load(data, source, password, deriver)
     except der.TooManyElements:
         raise StoreError(
             f"{source} holds more than {MAX_ENTRIES:,} PKCS12 bags (or elements in one place), "
