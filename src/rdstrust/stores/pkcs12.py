@@ -27,6 +27,7 @@ the content (never the password), so the same inputs give the same bytes.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import gc
 import hashlib
@@ -290,7 +291,9 @@ def _fast_bag(buf: bytes, pos: int, end: int) -> _BagFields | None:
 
 def _fast_cert(buf: bytes, pos: int, end: int) -> bytes | None:
     """The certificate of a CertBag value ``[0] { SEQUENCE { x509Certificate, [0] OCTETS } }``."""
-    wrapper = _wrapper(_CERT_LAYERS, end - pos)
+    wrapper = _CERT_WRAPPERS.get(end - pos)
+    if wrapper is None:
+        wrapper = _wrapper(_CERT_LAYERS, end - pos, _CERT_WRAPPERS)
     if wrapper and buf.startswith(wrapper, pos, end):
         return buf[pos + len(wrapper) : end]
     cert_bag = _hdr(buf, pos, end)
@@ -316,16 +319,16 @@ _CERT_LAYERS = ((der.SEQUENCE, _X509_CERT_TLV), (der.CONTEXT_0, b""), (der.OCTET
 _NAME_LAYERS = ((der.SEQUENCE, der.oid(OID_FRIENDLY_NAME)), (der.SET, b""), (der.BMP_STRING, b""))
 #: Java's trusted-certificate attribute as rdstrust and keytool write it (anyExtendedKeyUsage).
 _TRUSTED_ATTR = der.seq(der.oid(OID_JAVA_TRUSTED), der.set_of(der.oid(OID_ANY_EKU)))
-_WRAPPERS: dict[tuple[object, int], bytes] = {}
+#: Size -> :func:`_wrapper` of the layers above, for the sizes seen (bounded).
+_CERT_WRAPPERS: dict[int, bytes] = {}
+_NAME_WRAPPERS: dict[int, bytes] = {}
 
 
-def _wrapper(layers: tuple[tuple[int, bytes], ...], size: int) -> bytes:
+def _wrapper(layers: tuple[tuple[int, bytes], ...], size: int, cache: dict[int, bytes]) -> bytes:
     """The bytes before the payload when ``layers`` (outermost first: tag, the bytes inside it
-    before the next layer) wrap a payload to ``size`` bytes in all; ``b""`` if none fits."""
-    key = (layers, size)
-    found = _WRAPPERS.get(key)
-    if found is not None:
-        return found
+    before the next layer) wrap a payload to ``size`` bytes in all; ``b""`` if none fits.
+
+    Remembered in ``cache``, up to a bound: a hostile store of every size gains nothing."""
     found = b""
     fixed = sum(len(before) for _, before in layers)
     # Each header is 2 to 5 bytes (lengths below 2**24), so few payload sizes can fit.
@@ -338,8 +341,8 @@ def _wrapper(layers: tuple[tuple[int, bytes], ...], size: int) -> bytes:
         if len(prefix) + payload == size:
             found = prefix
             break
-    if len(_WRAPPERS) < 16384:  # bounded: a hostile store of every size gains nothing
-        _WRAPPERS[key] = found
+    if len(cache) < 8192:
+        cache[size] = found
     return found
 
 
@@ -352,7 +355,9 @@ def _fast_name_and_trust(buf: bytes, pos: int, end: int) -> str | None:
         end -= len(_TRUSTED_ATTR)
     else:
         return None
-    prefix = _wrapper(_NAME_LAYERS, end - pos)
+    prefix = _NAME_WRAPPERS.get(end - pos)
+    if prefix is None:
+        prefix = _wrapper(_NAME_LAYERS, end - pos, _NAME_WRAPPERS)
     if not prefix or not buf.startswith(prefix, pos, end):
         return None
     return buf[pos + len(prefix) : end].decode("utf-16-be", "replace")
@@ -515,7 +520,9 @@ class Pkcs12Store:
         self.mac = mac
         self.entries: tuple[StoreEntry, ...] = tuple(entries)
         # For each trusted-certificate entry: (safe index, bag index) of its bag; (-1, -1) else.
-        self._entry_bags = tuple(entry_bags)
+        # Two flat arrays rather than 50,000 tuples (5 MB per store).
+        self._entry_safe = array.array("i", (si for si, _ in entry_bags))
+        self._entry_bag = array.array("i", (bi for _, bi in entry_bags))
         self.verified = verified
         self.source = source
         # The derivations of the load, reused by render (the MAC key of an unchanged salt).
@@ -621,7 +628,7 @@ class Pkcs12Store:
     def _dropped(self, remove: frozenset[int]) -> dict[int, set[int]]:
         drop: dict[int, set[int]] = {}
         for index in remove:
-            si, bi = self._entry_bags[index]
+            si, bi = self._entry_safe[index], self._entry_bag[index]
             if si < 0:
                 raise StoreError(
                     f"{self.source}: entry {self.entries[index].alias!r} cannot be removed.",
