@@ -316,7 +316,9 @@ def _block(cipher: str) -> int:
 # --------------------------------------------------------------------------- decrypt
 
 
-def decrypt(alg: Tlv, password: str, data: bytes, *, keys: KeyDeriver, bmp: bytes) -> bytes:
+def decrypt(
+    alg: Tlv, password: str, data: bytes | memoryview, *, keys: KeyDeriver, bmp: bytes
+) -> bytes:
     """Decrypt ``data`` with the PBE algorithm identifier ``alg`` from a file.
 
     ``bmp`` is the BMPString form of the password for PKCS12 PBE (see :func:`bmp_candidates`).

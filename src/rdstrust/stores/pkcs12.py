@@ -1011,7 +1011,7 @@ def _open_safes(
             safes.append(_Safe(raw, env.alg.raw, None))
             continue
         else:
-            ciphertext = data[env.payload[0] : env.payload[1]]
+            ciphertext = view[env.payload[0] : env.payload[1]]  # decrypted without a copy
             opened = _decrypt_bags(env.alg, password, ciphertext, keys, room)
             if isinstance(opened, Exception):
                 if mac_ok and mac is not None:
@@ -1031,7 +1031,7 @@ def _open_safes(
 
 
 def _decrypt_bags(
-    alg: Tlv, password: str, data: bytes, keys: KeyDeriver, limit: int
+    alg: Tlv, password: str, data: der.Bytes, keys: KeyDeriver, limit: int
 ) -> tuple[tuple[_Bag, ...], bytes] | Exception:
     """The bags of an encrypted envelope and its plaintext, or the reason it cannot be opened.
 
