@@ -587,3 +587,88 @@ def test_reading_leaves_the_garbage_collector_as_it_was() -> None:
             assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def _old_layers(data: bytes) -> Any:
+    """The PFX's outer layers as read before they were walked by offsets (the reference)."""
+    parts = der.parse(data).expect(der.SEQUENCE).children()
+    auth = parts[1].children()
+    if der.oid_str(auth[0]) != pkcs12.OID_DATA:
+        raise pkcs12.StoreError("a public-key signature")
+    auth_safe = auth[1].expect(der.CONTEXT_0).children()[0].expect(der.OCTET_STRING).content
+    mac = pkcs12._read_mac(parts[2] if len(parts) > 2 else None, "s.p12")
+    envelopes = []
+    for info in der.parse(auth_safe).expect(der.SEQUENCE).children(pkcs12.MAX_ENTRIES):
+        ci = info.children()
+        kind = der.oid_str(ci[0])
+        if kind == pkcs12.OID_DATA:
+            inner = ci[1].expect(der.CONTEXT_0).children()[0].expect(der.OCTET_STRING).content
+            envelopes.append((info.raw, None, inner))
+        elif kind == pkcs12.OID_ENCRYPTED_DATA:
+            eci = ci[1].expect(der.CONTEXT_0).children()[0].children()[1].children()
+            if len(eci) < 3 or eci[2].tag != der.CONTEXT_0_PRIMITIVE:
+                raise pkcs12.StoreError("(constructed encrypted content)")
+            envelopes.append((info.raw, eci[1], eci[2].content))
+        else:
+            raise pkcs12.StoreError(f"an envelope of a kind ({kind})")
+    return auth_safe, mac, envelopes
+
+
+def _new_layers(data: bytes) -> Any:
+    (start, end), *mac = pkcs12._outer(data, "s.p12")
+    found = pkcs12._envelopes(data, (start, end), "s.p12")
+    envelopes = [(data[slice(*e.raw)], e.alg, data[slice(*e.payload)]) for e in found]
+    return data[start:end], tuple(mac), envelopes
+
+
+def _layers_outcome(read: Callable[[bytes], Any], data: bytes) -> Any:
+    try:
+        return read(data)
+    except pkcs12.StoreError as exc:  # which refusal (the reference words it shorter)
+        said = str(exc)
+        kinds = ("signature", "constructed", "of a kind", "MAC algorithm")
+        detail = said[said.find("(") : said.find(")") + 1] if "(" in said else ""
+        return pkcs12.StoreError, [k for k in kinds if k in said], detail
+    except (der.DerError, IndexError, _pbe.TooManyIterations) as exc:
+        return type(exc), str(exc)
+
+
+@functools.cache
+def _layer_stores() -> tuple[bytes, ...]:
+    certs = _certs()[:2]
+    return (
+        pkcs12.create(certs, password=PW),
+        pkcs12.create(certs, password=None),
+        pkcs12.create(certs, password=PW, encrypt_certificates=True),
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    which=st.integers(0, 2),
+    edits=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 255)), min_size=1, max_size=2),
+    from_end=st.booleans(),
+    cut=st.integers(0, 2),
+)
+def test_the_outer_layers_read_by_offsets_as_they_were_by_copies(
+    which: int, edits: list[tuple[int, int]], from_end: bool, cut: int
+) -> None:
+    data = bytearray(_layer_stores()[which])
+    for where, byte in edits:
+        data[-1 - where if from_end else where] = byte
+    if cut:
+        del data[-cut:]
+    assert _layers_outcome(_new_layers, bytes(data)) == _layers_outcome(_old_layers, bytes(data))
+
+
+def test_the_outer_layers_agree_on_every_early_and_late_byte_changed() -> None:
+    # A sweep besides the sample above: each header byte of the outer layers (and of the MAC at
+    # the end) set to values that change its tag, its length form or nothing much.
+    for data in _layer_stores():
+        for where in (*range(80), *range(len(data) - 80, len(data))):
+            for value in {0x00, 0x04, 0x05, 0x06, 0x30, 0x31, 0x80, 0x81, 0xA0, 0xFF} | {
+                data[where] ^ 1
+            }:
+                changed = data[:where] + bytes([value]) + data[where + 1 :]
+                expected = _layers_outcome(_old_layers, changed)
+                assert _layers_outcome(_new_layers, changed) == expected, (where, value)
