@@ -28,6 +28,7 @@ the content (never the password), so the same inputs give the same bytes.
 from __future__ import annotations
 
 import array
+import codecs
 import contextlib
 import gc
 import hashlib
@@ -319,6 +320,8 @@ _CERT_LAYERS = ((der.SEQUENCE, _X509_CERT_TLV), (der.CONTEXT_0, b""), (der.OCTET
 _NAME_LAYERS = ((der.SEQUENCE, der.oid(OID_FRIENDLY_NAME)), (der.SET, b""), (der.BMP_STRING, b""))
 #: Java's trusted-certificate attribute as rdstrust and keytool write it (anyExtendedKeyUsage).
 _TRUSTED_ATTR = der.seq(der.oid(OID_JAVA_TRUSTED), der.set_of(der.oid(OID_ANY_EKU)))
+#: The "final" flag of :func:`codecs.utf_16_be_decode`: the bytes given are the whole text.
+_WHOLE = True
 #: Size -> :func:`_wrapper` of the layers above, for the sizes seen (bounded).
 _CERT_WRAPPERS: dict[int, bytes] = {}
 _NAME_WRAPPERS: dict[int, bytes] = {}
@@ -360,7 +363,8 @@ def _fast_name_and_trust(buf: bytes, pos: int, end: int) -> str | None:
         prefix = _wrapper(_NAME_LAYERS, end - pos, _NAME_WRAPPERS)
     if not prefix or not buf.startswith(prefix, pos, end):
         return None
-    return buf[pos + len(prefix) : end].decode("utf-16-be", "replace")
+    # What bytes.decode("utf-16-be", "replace") calls, without the codec lookup per bag.
+    return codecs.utf_16_be_decode(buf[pos + len(prefix) : end], "replace", _WHOLE)[0]
 
 
 def _fast_attrs(buf: bytes, pos: int, end: int) -> tuple[str | None, bytes | None, bool] | None:
@@ -1103,20 +1107,32 @@ def _entries(safes: Sequence[_Safe]) -> tuple[list[StoreEntry], list[tuple[int, 
                 )
             )
             entry_bags.append((-1, -1))
-    for si, bi, bag in certs:
-        assert bag.cert is not None
-        if bag.java_trusted or (bag.cert not in chain_members and bag.local_key_id not in key_ids):
-            entries.append(
-                StoreEntry(
-                    alias=bag.friendly_name or _unnamed(bag),
-                    kind=EntryKind.TRUSTED_CERT,
-                    sha256=hashlib.sha256(bag.cert).hexdigest(),
-                    certificates=(bag.cert,),
-                    java_trusted=bag.java_trusted,
-                )
-            )
-            entry_bags.append((si, bi))
+    _trusted_entries(certs, chain_members, key_ids, entries, entry_bags)
     return entries, entry_bags
+
+
+def _trusted_entries(
+    certs: Sequence[tuple[int, int, _Bag]],
+    chain_members: set[bytes],
+    key_ids: set[bytes],
+    entries: list[StoreEntry],
+    entry_bags: list[tuple[int, int]],
+) -> None:
+    """Append the trusted-certificate entries (and where their bags are) of ``certs``.
+
+    Once per certificate of a 50,000-entry store, so written with local names and positional
+    arguments: ``StoreEntry(alias, kind, sha256, certificates, java_trusted)``.
+    """
+    sha256, kind = hashlib.sha256, EntryKind.TRUSTED_CERT
+    add_entry, add_place = entries.append, entry_bags.append
+    for si, bi, bag in certs:
+        cert = bag.cert
+        assert cert is not None
+        trusted = bag.java_trusted
+        if trusted or (cert not in chain_members and bag.local_key_id not in key_ids):
+            alias = bag.friendly_name or _unnamed(bag)
+            add_entry(StoreEntry(alias, kind, sha256(cert).hexdigest(), (cert,), trusted))
+            add_place((si, bi))
 
 
 def _sorted_bags(safes: Sequence[_Safe]) -> tuple[list[tuple[int, int, _Bag]], list[_Bag]]:
