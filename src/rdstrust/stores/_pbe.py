@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import padding
@@ -315,7 +316,9 @@ def _block(cipher: str) -> int:
 # --------------------------------------------------------------------------- decrypt
 
 
-def decrypt(alg: Tlv, password: str, data: bytes, *, keys: KeyDeriver, bmp: bytes) -> bytes:
+def decrypt(
+    alg: Tlv, password: str, data: bytes | memoryview, *, keys: KeyDeriver, bmp: bytes
+) -> bytes:
     """Decrypt ``data`` with the PBE algorithm identifier ``alg`` from a file.
 
     ``bmp`` is the BMPString form of the password for PKCS12 PBE (see :func:`bmp_candidates`).
@@ -453,7 +456,7 @@ def salt_of(alg: Tlv) -> bytes | None:
         return None
 
 
-def password_keyed_salt(password: str, label: bytes, content: bytes) -> bytes:
+def password_keyed_salt(password: str, label: bytes, content: bytes | memoryview) -> bytes:
     """The salt rdstrust before issue 8 derived from the password (to recognise and replace it).
 
     ``label`` was ``rdstrust-pkcs12`` for envelopes (over their plaintext) and
@@ -462,19 +465,41 @@ def password_keyed_salt(password: str, label: bytes, content: bytes) -> bytes:
     :func:`derive_salt`.
     """
     key = password.encode("utf-8", "surrogatepass")
-    return hmac.new(key, label + b"\x00" + content, "sha256").digest()
+    mac = hmac.new(key, label + b"\x00", "sha256")
+    mac.update(content)  # not concatenated: ``content`` can be a 40 MB view of the file
+    return mac.digest()
 
 
 # --------------------------------------------------------------------------- MAC
 
 
 def mac_value(
-    digest: str, salt: bytes, count: int, bmp: bytes, data: bytes, *, keys: KeyDeriver
+    digest: str, salt: bytes, count: int, bmp: bytes, data: bytes | memoryview, *, keys: KeyDeriver
 ) -> bytes:
     """The PKCS12 MAC (RFC 7292 B.4) of ``data`` keyed with the BMPString password ``bmp``."""
+    return mac_of_pieces(digest, salt, count, bmp, (data,), keys=keys)
+
+
+def mac_of_pieces(
+    digest: str,
+    salt: bytes,
+    count: int,
+    bmp: bytes,
+    pieces: Iterable[der.Bytes],
+    *,
+    keys: KeyDeriver,
+) -> bytes:
+    """:func:`mac_value` of the concatenation of ``pieces``, without concatenating them.
+
+    A store is written as pieces joined once (old envelopes are views of the file read); the
+    MAC covers the authenticated safe, most of the file, so it is fed piece by piece.
+    """
     size = hashlib.new(digest).digest_size
     key = keys.pkcs12(bmp, salt, 3, count, size, digest)
-    return hmac.new(key, data, digest).digest()
+    mac = hmac.new(key, digestmod=digest)
+    for piece in pieces:
+        mac.update(piece)
+    return mac.digest()
 
 
 def mac_salt(content: bytes, seed: bytes | None = None, size: int = 16) -> bytes:
