@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import array
 import codecs
-import contextlib
-import gc
 import hashlib
 import hmac
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from rdstrust.certs import CertInfo
 from rdstrust.errors import PasswordNeededError, StoreError, WrongPasswordError
+from rdstrust.runcache import gc_paused
 from rdstrust.stores import _der as der
 from rdstrust.stores import _pbe as pbe
 from rdstrust.stores._der import DerError, Tlv
@@ -771,25 +770,6 @@ def looks_like_ber_pkcs12(data: bytes) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a store is read (as it was, afterwards).
-
-    A 50,000-entry store is 100,000 new long-lived objects (entries and their dicts), and every
-    25% the heap grows CPython walks every object of the process for cycles: five full passes
-    per read, 0.2 s of a merge, finding nothing (reading a store makes no cycles). Mercurial
-    reads its large index files the same way (``util.nogc``).
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def load(
     data: bytes, *, source: str, password: str | None, keys: KeyDeriver | None = None
 ) -> Pkcs12Store:
@@ -803,7 +783,9 @@ def load(
     check_password(password, source)
     deriver = keys.fresh_budget() if keys is not None else KeyDeriver()
     try:
-        with _collector_paused():
+        # Reading makes no cycles: the collector's passes over 100,000 new objects found
+        # nothing (see runcache.gc_paused; nested pauses are left as they are).
+        with gc_paused():
             return _load(data, source, password, deriver)
     except der.TooManyElements:
         raise StoreError(
