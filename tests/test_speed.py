@@ -127,8 +127,8 @@ def test_root_help_lists_every_command_with_its_docstring_without_importing_them
 
 
 #: What ``update --source FILE`` never needs: pydantic (Typer's coercion), the HTTP stack (no
-#: download), the AWS SDK, the probe's TLS machinery, path checks (no --chain) and the
-#: OS trust-store installer.
+#: download), the AWS SDK, the probe's TLS machinery, path checks (no --chain), the
+#: OS trust-store installer, and cryptography's key serialization (certificates come as DER).
 NOT_FOR_UPDATE = (
     "pydantic",
     "requests",
@@ -139,6 +139,7 @@ NOT_FOR_UPDATE = (
     "rdstrust.cli.probe",
     "rdstrust.pathcheck",
     "rdstrust.ostrust",
+    "cryptography.hazmat.primitives.serialization",
 )
 
 

@@ -24,7 +24,6 @@ from enum import Enum
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from rdstrust.catalogue import SUBJECT_REGION
@@ -314,7 +313,7 @@ def _describe(cert: x509.Certificate, der: bytes | None) -> CertInfo:
         # cryptography warns on serial number 0 and other oddities of real-world roots
         # (Debian's cacerts has some); they are still certificates to carry and report.
         warnings.simplefilter("ignore")
-        raw = der if der is not None else cert.public_bytes(Encoding.DER)
+        raw = der if der is not None else _der_of(cert)
         subject, issuer, cn, generation, region, is_root = _names(cert, raw)
         fingerprint = sha256_hex(raw)
         return CertInfo(
@@ -358,3 +357,11 @@ def _names(
         region,
         cert.subject == cert.issuer,
     )
+
+
+def _der_of(cert: x509.Certificate) -> bytes:
+    # Imported here: serialization (and its SSH key code) is needed only for a certificate
+    # described without its bytes, which no command does.
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return cert.public_bytes(Encoding.DER)
