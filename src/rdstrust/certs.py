@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from rdstrust.catalogue import SUBJECT_REGION
 from rdstrust.known_cas import is_known_rds_ca
-from rdstrust.names import fast_names, first, rfc4514
+from rdstrust.names import fast_names, rfc4514
 from rdstrust.runcache import cached_description, describe_once, remember_description
 
 __all__ = [
@@ -345,9 +345,12 @@ def _names(
     names = fast_names(der)
     if names is not None:
         issuer, subject = names
-        cn = first(subject, "CN")
-        generation, region = _classify(cn, first(subject, "O"), first(subject, "OU"))
-        return rfc4514(subject), rfc4514(issuer), cn, generation, region, subject == issuer
+        firsts = subject[1]
+        cn = firsts.get("CN")
+        generation, region = _classify(cn, firsts.get("O"), firsts.get("OU"))
+        # Equal parts are equal attributes (escaping is one-to-one), as cryptography compares.
+        is_root = subject[0] == issuer[0]
+        return rfc4514(subject), rfc4514(issuer), cn, generation, region, is_root
     generation, region = classify(cert.subject)
     return (
         cert.subject.rfc4514_string(),

@@ -111,7 +111,28 @@ def _name_spans(der: bytes) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def _subject_span(der: bytes) -> tuple[int, int]:
-    return _name_spans(der)[1]
+    # As _name_spans, without the issuer's span, and with the skips inline: this runs for every
+    # certificate of a PEM store, twice per merge.
+    if der[0] != _SEQUENCE:
+        raise _Unusual
+    pos, cert_end = _content(der, 0, len(der))
+    if der[pos] != _SEQUENCE:
+        raise _Unusual
+    pos, tbs_end = _content(der, pos, cert_end)
+    skip = 5 if der[pos] == _CONTEXT_0 else 4  # serialNumber, signature, issuer, validity
+    for _ in range(skip):
+        if der[pos] & 0x1F == 0x1F:  # a multi-byte tag: not in a certificate
+            raise _Unusual
+        length = der[pos + 1]
+        if length < 0x80:  # the short form, as _content reads it
+            pos += 2 + length
+            if pos > tbs_end:
+                raise _Unusual
+        else:
+            pos = _content(der, pos, tbs_end)[1]
+    if der[pos] != _SEQUENCE:
+        raise _Unusual
+    return _content(der, pos, tbs_end)
 
 
 def _attribute(der: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
@@ -133,12 +154,18 @@ def _attribute(der: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
     return oid_start, value, value_start, value_end
 
 
-def _read_name(der: bytes, pos: int, end: int, *, specials: bool = False) -> list[tuple[str, str]]:
-    """The attributes of the Name whose content is ``der[pos:end]``, as ``(short name, text)``
-    in DER order; :class:`_Unusual` for anything RFC 4514 would not write verbatim, except
-    (with ``specials``) the characters it escapes anywhere, which :func:`rfc4514` escapes."""
+def _read_name(
+    der: bytes, pos: int, end: int, *, specials: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """The Name whose content is ``der[pos:end]``: its attributes as RFC 4514 writes them
+    (``CN=...``, in DER order) and the first value of each type, unescaped.
+
+    :class:`_Unusual` for anything RFC 4514 would not write verbatim, except (with ``specials``)
+    the characters it escapes anywhere, which are escaped as cryptography does.
+    """
     allowed = _PRINTABLE if specials else _VERBATIM
-    names: list[tuple[str, str]] = []
+    names: list[str] = []
+    firsts: dict[str, str] = {}
     while pos < end:
         # The usual RDN, all lengths short: 31 L+4+n 30 L+2+n 06 L <oid> <tag> n <value>.
         set_tag, rdn_len, seq_tag, attr_len, oid_tag, oid_len = der[pos : pos + 6]
@@ -169,11 +196,14 @@ def _read_name(der: bytes, pos: int, end: int, *, specials: bool = False) -> lis
             or content[-1] == 0x20
         ):
             raise _Unusual  # a type cryptography names otherwise, or a value RFC 4514 escapes
-        if short == "C" and len(content) != 2:
+        text = content.decode("ascii")
+        if short == "C" and len(text) != 2:
             raise _Unusual
-        names.append((short, content.decode("ascii")))
+        if short not in firsts:
+            firsts[short] = text
+        names.append(f"{short}={_escaped(text)}" if specials else f"{short}={text}")
         pos = value_end
-    return names
+    return names, firsts
 
 
 def _escaped(text: str) -> str:
@@ -186,28 +216,27 @@ def _escaped(text: str) -> str:
     return text
 
 
-def rfc4514(attributes: list[tuple[str, str]]) -> str:
+#: A Name read from the DER: its RFC 4514 parts in DER order, and the first value of each type.
+Name = tuple[list[str], dict[str, str]]
+
+
+def rfc4514(name: Name) -> str:
     """The RFC 4514 string of a Name read by :func:`fast_names`, as cryptography writes it."""
-    return ",".join(f"{short}={_escaped(text)}" for short, text in reversed(attributes))
-
-
-def first(attributes: list[tuple[str, str]], short: str) -> str | None:
-    """The first value of the attribute ``short`` (``CN``, ``O``...), in DER order."""
-    return next((text for name, text in attributes if name == short), None)
+    return ",".join(reversed(name[0]))
 
 
 def fast_subject(der: bytes) -> tuple[str, str | None] | None:
     """``(subject, common name)`` as cryptography gives them, or ``None`` to ask cryptography."""
     try:
-        names = _read_name(der, *_subject_span(der))
+        names, firsts = _read_name(der, *_subject_span(der))
     except (_Unusual, IndexError, ValueError):  # ValueError: fewer than six bytes left
         return None
-    return rfc4514(names), first(names, "CN")
+    return ",".join(reversed(names)), firsts.get("CN")
 
 
-def fast_names(der: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str]]] | None:
-    """The issuer's and the subject's attributes (see :func:`_read_name`), or ``None`` when
-    either is not a plain name (the caller then asks cryptography)."""
+def fast_names(der: bytes) -> tuple[Name, Name] | None:
+    """The issuer's and the subject's Name (see :func:`_read_name`), or ``None`` when either is
+    not a plain name (the caller then asks cryptography)."""
     try:
         issuer, subject = _name_spans(der)
         if issuer[0] < 0:
