@@ -32,7 +32,6 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +157,8 @@ def java_trust_check(
     # A JAVA_TOOL_OPTIONS with -Djavax.net.ssl.* must not change what we measure; the notice
     # "Picked up JAVA_TOOL_OPTIONS" goes to stderr and is ignored. Options given on the command
     # line come after JAVA_TOOL_OPTIONS and JDK_JAVA_OPTIONS, so our -Xmx wins over theirs.
+    from importlib import resources  # only when a JVM is run (update only locates java)
+
     source = resources.files("rdstrust").joinpath("java").joinpath("TrustCheck.java")
     with (
         resources.as_file(source) as program,

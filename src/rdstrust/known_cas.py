@@ -21,12 +21,12 @@ there before rdstrust's list knows it), or when the caller opts in: per call
 
 from __future__ import annotations
 
+import pkgutil
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
-from importlib import resources
 
 from rdstrust.errors import BundleError, ExitCode, RdsTrustError
 
@@ -118,7 +118,12 @@ def known_rds_cas() -> Mapping[str, str]:
     damaged (a broken installation).
     """
     try:
-        text = resources.files("rdstrust").joinpath(DATA_FILE).read_text(encoding="ascii")
+        # pkgutil.get_data reads package data through the package's own loader (a wheel, a
+        # zip): importlib.resources would do the same and cost every command ~2 ms to import.
+        data = pkgutil.get_data("rdstrust", DATA_FILE)
+        if data is None:
+            raise FileNotFoundError(DATA_FILE)
+        text = data.decode("ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise KnownCasError(
             f"rdstrust's list of published RDS CAs ({DATA_FILE}) cannot be read "
