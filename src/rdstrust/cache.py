@@ -31,7 +31,6 @@ import contextlib
 import errno
 import hashlib
 import json
-import logging
 import os
 import re
 import stat
@@ -55,8 +54,6 @@ _MAX_META_BYTES = 64 * 1024
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _GROUP_OTHER_WRITE = stat.S_IWGRP | stat.S_IWOTH
-
-_log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -125,7 +122,9 @@ class BundleCache:
             self._problems.append(sentence)
             # Paths here may hold another user's bytes: escaped, since without a configured
             # handler Python writes warnings to stderr as they are.
-            _log.warning("%s", safe(sentence))
+            import logging  # a refusal is rare: the module is not loaded for every run
+
+            logging.getLogger(__name__).warning("%s", safe(sentence))
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         base = self.directory / _BUNDLES / key

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import logging
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -413,6 +412,8 @@ def _quiet_javaobj() -> Iterator[None]:
     ``javaobj`` logger (``javaobj.utils.log_error``); with no logging configured Python's
     last-resort handler would print it on stderr, next to rdstrust's one-sentence error.
     """
+    import logging  # only for a JCEKS secret-key entry (javaobj); most runs never need it
+
     logger = logging.getLogger("javaobj")
     saved = (logger.disabled, logger.propagate)
     quiet = logging.NullHandler()
