@@ -127,10 +127,10 @@ def test_root_help_lists_every_command_with_its_docstring_without_importing_them
 
 
 #: What ``update --source FILE`` never needs: pydantic (Typer's coercion), the HTTP stack (no
-#: download), the AWS SDK, the probe's TLS machinery, path checks (no --chain), the
-#: OS trust-store installer, cryptography's key serialization (certificates come as DER) and
-#: importlib.resources (package data is read with pkgutil.get_data), or logging (only a refused
-#: cache part logs).
+#: download), the AWS SDK, the probe's TLS machinery, path checks (no --chain), the JVM runner
+#: (java is only located), the OS trust-store installer, cryptography's key serialization
+#: (certificates come as DER), importlib.resources (package data is read with
+#: pkgutil.get_data), or logging (only a refused cache part logs).
 NOT_FOR_UPDATE = (
     "pydantic",
     "requests",
@@ -140,6 +140,7 @@ NOT_FOR_UPDATE = (
     "rdstrust.probe",
     "rdstrust.cli.probe",
     "rdstrust.pathcheck",
+    "rdstrust.jvm",
     "rdstrust.ostrust",
     "cryptography.hazmat.primitives.serialization",
     "importlib.resources",

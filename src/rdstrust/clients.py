@@ -66,7 +66,7 @@ def jvm_default_truststore(java: str | None = None) -> Path | None:
 
     That is ``<java.home>/lib/security/jssecacerts`` if it exists, else ``.../cacerts`` (the
     JSSE reference guide's order), with every symlink resolved (Debian's ``cacerts`` is a link
-    to ``/etc/ssl/certs/java/cacerts``). ``java`` is as for :func:`rdstrust.jvm.find_java`
+    to ``/etc/ssl/certs/java/cacerts``). ``java`` is as for :func:`rdstrust.storespec.find_java`
     (``--java``, else ``JAVA_HOME``, else PATH); ``None`` when there is no JVM or no store.
     """
     try:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -37,6 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from rdstrust.errors import JvmGaveUpError, ToolMissingError
 from rdstrust.stores import StoreType
+
+# Where java is lives with java_home in storespec (update locates java without this module).
+from rdstrust.storespec import find_java as find_java
 
 if TYPE_CHECKING:
     from rdstrust.pathcheck import Chain  # a type only: update finds java without path checks
@@ -91,30 +93,6 @@ class JavaVerdict:
     def ok(self) -> bool:
         """Trusted, and valid for the host name when one was checked."""
         return self.loaded and self.trusted and self.hostname_ok is not False
-
-
-def find_java(explicit: str | Path | None = None) -> str | None:
-    """The ``java`` to run: ``explicit``, else ``$JAVA_HOME/bin/java``, else ``java`` on PATH.
-
-    ``explicit`` is a java binary, a JDK directory, or a bare command name (``java``, ``java17``)
-    that is looked up on PATH, as a shell would.
-    """
-    if explicit is not None:
-        text = str(explicit)
-        bare = text and os.sep not in text and (os.altsep is None or os.altsep not in text)
-        found = shutil.which(text) if bare and not Path(text).is_dir() else None
-        if found is not None:
-            return found
-        path = Path(explicit)
-        if path.is_dir():
-            path = path / "bin" / "java"
-        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        candidate = Path(home) / "bin" / "java"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which("java")
 
 
 def keystore_type(store_type: StoreType) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +84,36 @@ def parse_store_spec(text: str) -> StoreSpec:
     return StoreSpec(Path(path_text), PasswordSource(file=Path(value)))
 
 
+def find_java(explicit: str | Path | None = None) -> str | None:
+    """The ``java`` to run: ``explicit``, else ``$JAVA_HOME/bin/java``, else ``java`` on PATH.
+
+    ``explicit`` is a java binary, a JDK directory, or a bare command name (``java``, ``java17``)
+    that is looked up on PATH, as a shell would.
+    """
+    if explicit is not None:
+        text = str(explicit)
+        bare = text and os.sep not in text and (os.altsep is None or os.altsep not in text)
+        found = shutil.which(text) if bare and not Path(text).is_dir() else None
+        if found is not None:
+            return found
+        path = Path(explicit)
+        if path.is_dir():
+            path = path / "bin" / "java"
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        candidate = Path(home) / "bin" / "java"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which("java")
+
+
 def java_home(java: str | None = None) -> Path:
-    """The home directory of the JVM ``java`` names (see :func:`rdstrust.jvm.find_java`).
+    """The home directory of the JVM ``java`` names (see :func:`find_java`).
 
     Resolved from the binary's real path (``/usr/bin/java`` is a chain of symlinks on Debian and
     RHEL), so no JVM is started. Raises :class:`ToolMissingError` when there is no java.
     """
-    from rdstrust.jvm import find_java
-
     binary = find_java(java)
     if binary is None:
         raise ToolMissingError(

@@ -291,7 +291,7 @@ def java_for(*, jvm: bool, java: str | None) -> str | None:
     """
     if not jvm:
         return None
-    from rdstrust.jvm import find_java
+    from rdstrust.storespec import find_java
 
     path = find_java(java)
     if path is None:
