@@ -1,4 +1,4 @@
-"""What tests share: where the fixtures are, and how a missing tool is handled.
+"""What tests share: where the fixtures are, how a missing tool is handled, small certificates.
 
 Under ``CI`` a missing external tool (java, keytool, postgres, psql) is a failure, never a silent
 skip: CI installs everything (see ``.ci/run``). On a developer's machine the test is skipped with
@@ -8,11 +8,15 @@ holds only the fixtures and plugins pytest loads by itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -64,3 +68,23 @@ def shared_bundle(name: str) -> Path:
             pytest.fail(f"{path} is missing in CI")
         pytest.skip("../shared/rds-bundles is not present (a fresh clone)")
     return path
+
+
+_NAME_TEST_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def der_certificate(subject: x509.Name, issuer: x509.Name | None = None) -> bytes:
+    """A small EC certificate (DER) with these names, signed by a throwaway key: for tests of
+    how names are read (its issuer is its subject unless ``issuer`` is given)."""
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject if issuer is None else issuer)
+        .public_key(_NAME_TEST_KEY.public_key())
+        .serial_number(7)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=10))
+        .sign(_NAME_TEST_KEY, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)

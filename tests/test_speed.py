@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 import json
 import string
@@ -20,13 +19,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FIXTURES, SHARED_BUNDLES
+from support import FIXTURES, SHARED_BUNDLES, der_certificate
 
 import rdstrust
 from rdstrust import certs
@@ -287,39 +284,15 @@ def _issued(subject: list[tuple[str, str, str]], issuer: list[tuple[str, str, st
             [x509.NameAttribute(_OIDS[k], v, _type=_STRING_TYPES[t]) for k, v, t in attrs]
         )
 
-    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name(subject))
-        .issuer_name(name(issuer))
-        .public_key(_KEY.public_key())
-        .serial_number(9)
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=10))
-        .sign(_KEY, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return der_certificate(name(subject), name(issuer))
 
 
 _PRINTABLE = set(string.ascii_letters + string.digits + " '()+,-./:=?")
-_KEY = ec.generate_private_key(ec.SECP256R1())
 _TYPES = [_ASN1Type.UTF8String, _ASN1Type.PrintableString, _ASN1Type.BMPString, _ASN1Type.IA5String]
 
 
 def _cert(attributes: list[x509.NameAttribute]) -> bytes:
-    name = x509.Name(attributes)
-    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(_KEY.public_key())
-        .serial_number(7)
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=10))
-        .sign(_KEY, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return der_certificate(x509.Name(attributes))
 
 
 @settings(max_examples=150, deadline=None)

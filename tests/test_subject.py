@@ -10,18 +10,15 @@ whatever the fast reader names agrees with cryptography.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import warnings
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
-from support import FIXTURES
+from support import FIXTURES, der_certificate
 
 from rdstrust.certs import DECODE_ERRORS
 from rdstrust.names import _SHORT_NAMES, fast_subject
@@ -103,23 +100,8 @@ def _cryptography(der: bytes) -> tuple[str, str | None] | None:
             return None
 
 
-_KEY = ec.generate_private_key(ec.SECP256R1())
-
-
 def _cert(attributes: list[x509.NameAttribute]) -> bytes:
-    name = x509.Name(attributes)
-    start = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(_KEY.public_key())
-        .serial_number(7)
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=10))
-        .sign(_KEY, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return der_certificate(x509.Name(attributes))
 
 
 def _unchecked(oid: x509.ObjectIdentifier, value: str) -> x509.NameAttribute:
