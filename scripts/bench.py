@@ -184,7 +184,10 @@ def bench_update(args: argparse.Namespace, trees: dict[str, Path]) -> dict[str, 
     return {
         "median_seconds": med,
         "peak_rss_mib": {name: peak_mib(r) for name, r in runs.items() if r},
-        "speedup_vs_aws_script": {n: med["aws-script"] / med[n] for n in trees},
+        # --aws-repeat 0 compares the trees only: no ratio without the script's time.
+        "speedup_vs_aws_script": (
+            {n: med["aws-script"] / med[n] for n in trees} if "aws-script" in med else {}
+        ),
         "runs": {name: [asdict(m) for m in r] for name, r in runs.items()},
     }
 

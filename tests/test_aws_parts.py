@@ -216,13 +216,14 @@ def _run_without_boto3(*args: str) -> subprocess.CompletedProcess[str]:
         "import sys\n"
         "sys.modules['boto3'] = None\n"
         "sys.modules['botocore'] = None\n"
-        "from rdstrust.cli import main\n"
-        f"sys.argv = ['rdstrust', *{list(args)!r}]\n"
-        "try:\n"
-        "    main()\n"
-        "finally:\n"
+        "import atexit\n"
+        "def report():\n"  # main() never returns; it runs atexit handlers before it exits
         "    boto = [m for m, mod in sys.modules.items() if m.startswith('boto') and mod]\n"
         "    print('LOADED' if boto else 'CLEAN')\n"
+        "atexit.register(report)\n"
+        "from rdstrust.cli import main\n"
+        f"sys.argv = ['rdstrust', *{list(args)!r}]\n"
+        "main()\n"
     )
     env = {**os.environ, "RDSTRUST_STOREPASS": ""}
     return subprocess.run(

@@ -11,8 +11,9 @@ command's module is imported only when it runs (see :mod:`rdstrust.cli._lazy`).
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import typer
@@ -125,13 +126,55 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    if sys.argv[1:2] == ["--version"]:
-        # Answered before Typer (and the rest of rdstrust) is imported: a pipeline that checks
-        # the version should not pay for the whole CLI.
-        from rdstrust import __version__
+def main() -> NoReturn:
+    """Console-script entry point: run the command line, then exit with its code.
 
-        print(f"rdstrust {__version__}")
-        return
-    __getattr__("app")()
+    Never returns. In-process callers (tests, embedding programs) use :data:`app` instead.
+    """
+    try:
+        if sys.argv[1:2] == ["--version"]:
+            # Answered before Typer (and the rest of rdstrust) is imported: a pipeline that checks
+            # the version should not pay for the whole CLI.
+            from rdstrust import __version__
+
+            print(f"rdstrust {__version__}")
+        else:
+            __getattr__("app")()
+    except SystemExit as done:
+        if not isinstance(done.code, int | None):  # sys.exit("text"): Python prints it
+            raise
+        exit_now(done.code or 0)
+    exit_now(0)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` without Python's module-by-module teardown, when that is safe.
+
+    At exit the interpreter frees every loaded module and object one by one: about 20 ms of a
+    0.19 s ``update`` (280 modules), paid by every run of a pipeline (mypy skips it the same
+    way). Nothing rdstrust writes depends on that teardown: each store, cache and output file is
+    written, fsynced and closed before its command returns. What the teardown would still do is
+    done here: atexit handlers run (temporary directories, coverage) and stdout and stderr are
+    flushed. Where that cannot be done the ordinary way, it is left to Python: a live non-daemon
+    thread, an atexit module without its runner, or a flush that fails (a closed pipe) all fall
+    back to :func:`sys.exit`, so the exit status and messages are what they always were.
+    """
+    import atexit
+
+    threading = sys.modules.get("threading")
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if run_exitfuncs is None or (
+        threading is not None
+        and any(
+            t is not threading.main_thread() and not t.daemon and t.is_alive()
+            for t in threading.enumerate()
+        )
+    ):
+        sys.exit(code)
+    run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)

@@ -1,0 +1,105 @@
+"""The console script's exit (``rdstrust.cli.main``): fast, and otherwise what Python's would be.
+
+``main`` skips the interpreter's module-by-module teardown (``os._exit``) after running atexit
+handlers and flushing stdout and stderr. These tests run it in fresh interpreters and check what
+a caller can see: exit codes, complete output through a pipe, atexit handlers, and the fallback to
+an ordinary exit while another thread still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from support import FIXTURES
+from typer.testing import CliRunner
+
+import rdstrust
+from rdstrust.cli import app
+
+G1 = FIXTURES / "bundles" / "g1.pem"
+
+# A fresh interpreter running rdstrust's console-script entry point with the given prelude.
+ENTRY = """
+import sys
+{prelude}
+sys.argv = ["rdstrust", *sys.argv[1:]]
+from rdstrust.cli import main
+main()
+"""
+
+
+def run_main(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """Run ``main()`` with ``args`` in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY.format(prelude=prelude), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_exit_codes_and_messages_survive() -> None:
+    done = run_main("split", "/nonexistent/bundle.pem")
+    assert done.returncode == 3
+    assert done.stdout == ""
+    assert done.stderr.startswith("rdstrust: error: ")
+    assert run_main("--version").returncode == 0
+    assert run_main("no-such-command").returncode == 2
+
+
+def test_large_output_through_a_pipe_is_complete(tmp_path: Path) -> None:
+    # stdout is a pipe here, so Python buffers it: everything must still arrive.
+    # The same command through the in-process app gives the reference output.
+    args = ["inspect", str(G1), "--json"]
+    reference = CliRunner().invoke(app, args)
+    assert reference.exit_code == 0, reference.output
+    done = run_main(*args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == reference.stdout
+    assert len(json.loads(done.stdout)["entries"]) > 1
+
+
+def test_atexit_handlers_run_once() -> None:
+    prelude = "import atexit\natexit.register(lambda: print('atexit ran', flush=True))"
+    done = run_main("split", "/nonexistent/bundle.pem", prelude=prelude)
+    assert done.returncode == 3
+    assert done.stdout == "atexit ran\n"
+
+
+def test_module_teardown_is_skipped() -> None:
+    # The point of the fast exit: an object whose finalizer runs only at module teardown never
+    # finalizes. (If this starts failing, the exit went back to the slow path.)
+    prelude = (
+        "class Late:\n"
+        "    def __del__(self):\n"
+        "        print('teardown', flush=True)\n"
+        "import types\n"
+        "holder = types.ModuleType('holder')\n"
+        "holder.late = Late()\n"
+        "sys.modules['holder'] = holder\n"
+        "del holder\n"
+    )
+    done = run_main("--version", prelude=prelude)
+    assert done.returncode == 0
+    assert done.stdout == f"rdstrust {rdstrust.__version__}\n"
+    assert "teardown" not in done.stdout
+
+
+def test_a_running_thread_is_waited_for(tmp_path: Path) -> None:
+    # A non-daemon thread still working when the command ends gets the ordinary exit, which
+    # waits for it: its file is written. os._exit would have killed it.
+    mark = tmp_path / "thread-finished"
+    prelude = (
+        "import threading, time, pathlib\n"
+        "def late():\n"
+        "    time.sleep(0.5)\n"
+        f"    pathlib.Path({str(mark)!r}).write_text('done')\n"
+        "threading.Thread(target=late).start()\n"
+    )
+    done = run_main("split", "/nonexistent/bundle.pem", prelude=prelude)
+    assert done.returncode == 3
+    assert mark.read_text() == "done"
