@@ -33,7 +33,6 @@ import hashlib
 import hmac
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from rdstrust.certs import CertInfo
@@ -114,22 +113,22 @@ class _Bag(NamedTuple):
         return memoryview(self.buf)[self.start : self.end]
 
 
-@dataclass(frozen=True)
-class _Safe:
+# A NamedTuple rather than a frozen dataclass, as the private records here are: every update
+# imports this module, and Python 3.11 takes about 0.5 ms to create a dataclass.
+class _Safe(NamedTuple):
     """One ContentInfo of the authenticated safe."""
 
     #: Its exact bytes (a view of the file read).
-    raw: bytes | memoryview = field(repr=False)
+    raw: bytes | memoryview
     #: Encryption algorithm identifier (raw DER) for an encrypted envelope, else ``None``.
-    alg: bytes | None = field(repr=False)
+    alg: bytes | None
     #: The bags inside, or ``None`` when the envelope could not be opened (no password).
     bags: tuple[_Bag, ...] | None
     #: Its salt was derived from the password by rdstrust before issue 8: re-encrypt on write.
     rekey: bool = False
 
 
-@dataclass(frozen=True)
-class _Mac:
+class _Mac(NamedTuple):
     digest: str
     salt: bytes
     iterations: int
@@ -819,14 +818,13 @@ def load(
         ) from None
 
 
-@dataclass(frozen=True)
-class _Envelope:
+class _Envelope(NamedTuple):
     """One ContentInfo as found, before decryption: where it lies in the file."""
 
     #: The whole ContentInfo: ``data[raw[0]:raw[1]]``.
     raw: tuple[int, int]
     #: The encryption algorithm identifier, or ``None`` for plain data.
-    alg: Tlv | None = field(repr=False)
+    alg: Tlv | None
     #: Where the plain SafeContents, or the ciphertext, lies.
     payload: tuple[int, int]
 
