@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support import FIXTURES
 from typer.testing import CliRunner
 
@@ -61,6 +62,30 @@ def test_large_output_through_a_pipe_is_complete(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == reference.stdout
     assert len(json.loads(done.stdout)["entries"]) > 1
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_closed_stdout_or_stderr_keeps_the_exit_code(closed: str) -> None:
+    # Started with descriptor 1 or 2 closed, Python sets sys.stdout or sys.stderr to None.
+    fd = {"stdout": 1, "stderr": 2}[closed]
+    for args, code in ((["--version"], 0), (["split", "/nonexistent/bundle.pem"], 3)):
+        done = subprocess.run(
+            [
+                "bash",
+                "-c",
+                f'exec "$@" {fd}>&-',
+                "bash",
+                sys.executable,
+                "-c",
+                ENTRY.format(prelude=""),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == code, (args, done.stderr)
 
 
 def test_atexit_handlers_run_once() -> None:

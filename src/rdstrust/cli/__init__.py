@@ -172,9 +172,11 @@ def exit_now(code: int) -> NoReturn:
     ):
         sys.exit(code)
     run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed: nothing to flush
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            sys.exit(code)
     os._exit(code)
