@@ -197,3 +197,36 @@ def test_mutated_certificates_read_as_before() -> None:
             # subject the DER spells; one it reads has exactly cryptography's name.
             assert known is None or known == fast, data.hex()
     assert named > 1000
+
+
+def test_with_specials_the_subject_is_cryptographys_escaped_one() -> None:
+    escaped = 0
+    for der in POOL:
+        fast = fast_subject(der, specials=True)
+        plain = fast_subject(der)
+        if plain is not None:
+            assert fast == plain  # nothing to escape: the same answer
+        if fast is not None:
+            assert fast == _cryptography(der)
+            escaped += plain is None
+    assert escaped >= 1
+    comma = _crafted()[4]
+    assert fast_subject(comma) is None
+    assert fast_subject(comma, specials=True) == ("CN=a\\,b,C=US", "a,b")
+
+
+def test_with_specials_mutated_certificates_read_as_cryptography() -> None:
+    rng = random.Random(20261201)
+    named = 0
+    for round_ in range(20_000):
+        der = bytearray(POOL[round_ % len(POOL)])
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.randrange(_subject_offset(bytes(der)))
+            der[at] = rng.choice(_SPICE) if rng.random() < 0.7 else rng.randrange(256)
+        data = bytes(der)
+        fast = fast_subject(data, specials=True)
+        if fast is not None:
+            named += 1
+            known = _cryptography(data)
+            assert known is None or known == fast, data.hex()
+    assert named > 1000

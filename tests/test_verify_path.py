@@ -11,9 +11,21 @@ from support import FIXTURES
 from rdstrust.bundle import read_bundle
 from rdstrust.certs import CertInfo
 from rdstrust.errors import BundleError
-from rdstrust.pathcheck import Client, PathFailure, check_path, parse_chain, read_chain
+from rdstrust.names import fast_subject
+from rdstrust.pathcheck import (
+    Client,
+    PathFailure,
+    anchors_for,
+    check_path,
+    parse_chain,
+    read_chain,
+)
+from rdstrust.runcache import describe_once
+from rdstrust.stores import StoreEntry, read_store
+from rdstrust.verify import java_anchors
 
 CHAINS = FIXTURES / "chains"
+SYSTEM_PEM = Path("/etc/ssl/certs/ca-certificates.crt")
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 
@@ -185,3 +197,78 @@ def test_differences_reach_json() -> None:
     result = check_path(chain("rsa2048-g1-us-east-1"), anchors(G1), hostname="localhost", at=NOW)
     data = to_jsonable(result)
     assert data["client"] == "libpq" and data["differences"] == []
+
+
+# --- anchors_for: only the entries a path can use are described, with the same verdicts ------
+
+
+def _store_entries(*files: Path) -> list[StoreEntry]:
+    entries: list[StoreEntry] = []
+    for f in files:
+        entries.extend(java_anchors(read_store(f, None)))
+    return entries
+
+
+_STORES = {
+    "g1": (G1,),
+    "old": (OLD,),
+    "mixed": (FIXTURES / "bundles" / "mixed.pem",),
+    "expired-g1": (FIXTURES / "bundles" / "expired-g1.pem",),
+    "unrelated-root": (CHAINS / "unrelated" / "root.pem",),
+    # The chain itself as the store: a path may end at a certificate the server sent.
+    "the-chain": (CHAINS / "rsa2048-g1-us-east-1" / "chain.pem",),
+    "system-and-g1": (SYSTEM_PEM, G1) if SYSTEM_PEM.exists() else (G1,),
+    "nothing-usable": (OLD, CHAINS / "unrelated" / "root.pem"),
+}
+
+
+@pytest.mark.parametrize("store", sorted(_STORES))
+def test_the_selected_anchors_give_the_whole_stores_verdict(store: str) -> None:
+    entries = _store_entries(*_STORES[store])
+    described = [e.info for e in entries if e.info is not None]
+    for name in sorted(p.name for p in CHAINS.iterdir()):
+        c = chain(name)
+        selected = anchors_for(c, entries)
+        assert len(selected) <= len(c.certificates) * 3
+        for at in (
+            NOW,
+            datetime(2019, 6, 1, tzinfo=timezone.utc),
+            datetime(2070, 1, 1, tzinfo=timezone.utc),
+        ):
+            for hostname, client in (("localhost", Client.LIBPQ), (None, Client.PGJDBC)):
+                whole = check_path(c, described, hostname=hostname, at=at, client=client)
+                part = check_path(
+                    c,
+                    selected,
+                    hostname=hostname,
+                    at=at,
+                    client=client,
+                    store_has_anchors=bool(selected) or bool(described),
+                )
+                assert part == whole, (store, name, at, hostname)
+
+
+def test_anchors_for_describes_only_candidates() -> None:
+    if not SYSTEM_PEM.exists():
+        pytest.skip(f"{SYSTEM_PEM} is not here")
+    entries = _store_entries(SYSTEM_PEM, G1)
+    c = chain("rsa2048-g1-us-east-1")
+    with describe_once():
+        selected = anchors_for(c, entries)
+        assert [s.common_name for s in selected] == ["Amazon RDS us-east-1 Root CA RSA2048 G1"]
+        # Subjects are read from the DER: only the selected entry and those whose subject the
+        # reader leaves to cryptography (non-ASCII text, other string types) are described.
+        unusual = [e for e in entries if fast_subject(e.certificates[0], specials=True) is None]
+        described = [e for e in entries if e._described is not None]
+        assert len(described) <= len(unusual) + 1 < len(entries) // 2
+
+
+def test_an_empty_selection_from_a_store_with_anchors_is_an_unknown_issuer() -> None:
+    entries = _store_entries(OLD)
+    c = chain("unrelated")
+    assert anchors_for(c, entries) == []
+    result = check_path(c, [], hostname="localhost", at=NOW, store_has_anchors=True)
+    assert result.failure is PathFailure.UNKNOWN_ISSUER
+    assert result == check_path(c, anchors(OLD), hostname="localhost", at=NOW)
+    empty = check_path(c, [], hostname="localhost", at=NOW, store_has_anchors=False)
+    assert empty.failure is PathFailure.NO_ANCHORS

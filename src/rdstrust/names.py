@@ -225,10 +225,14 @@ def rfc4514(name: Name) -> str:
     return ",".join(reversed(name[0]))
 
 
-def fast_subject(der: bytes) -> tuple[str, str | None] | None:
-    """``(subject, common name)`` as cryptography gives them, or ``None`` to ask cryptography."""
+def fast_subject(der: bytes, *, specials: bool = False) -> tuple[str, str | None] | None:
+    """``(subject, common name)`` as cryptography gives them, or ``None`` to ask cryptography.
+
+    With ``specials``, values holding the characters RFC 4514 escapes anywhere (``,`` ``+``
+    ``"`` ``\\`` ``<`` ``>`` ``;``) are read too, escaped as cryptography escapes them.
+    """
     try:
-        names, firsts = _read_name(der, *_subject_span(der))
+        names, firsts = _read_name(der, *_subject_span(der), specials=specials)
     except (_Unusual, IndexError, ValueError):  # ValueError: fewer than six bytes left
         return None
     return ",".join(reversed(names)), firsts.get("CN")

@@ -32,6 +32,7 @@ from datetime import datetime
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.x509 import verification
@@ -41,6 +42,10 @@ from rdstrust.bundle import parse_certificates
 from rdstrust.certs import DECODE_ERRORS, CertInfo, describe, utcnow
 from rdstrust.errors import BundleError
 from rdstrust.files import read_input
+from rdstrust.names import fast_subject
+
+if TYPE_CHECKING:
+    from rdstrust.stores import StoreEntry
 
 #: A chain file larger than this is not a server chain.
 MAX_CHAIN_BYTES = 1024 * 1024
@@ -480,6 +485,36 @@ def _verify(
         return builder.build_client_verifier().verify(leaf, intermediates).chain
 
 
+def anchors_for(chain: Chain, entries: Sequence[StoreEntry]) -> list[CertInfo]:
+    """The store's trusted ``entries`` that can take part in validating ``chain``, described.
+
+    A path ends at a store certificate whose subject is the issuer of a certificate of the chain
+    (cryptography's trust store looks anchors up by their DER subject), or at a certificate of the
+    chain the store holds; :func:`check_path`'s diagnosis looks at exactly the entries whose
+    RFC 4514 subject is such an issuer's, or that are in the chain. Equal DER names spell the
+    same RFC 4514 string, so this selection holds every anchor either can use, and
+    ``check_path(chain, anchors_for(chain, entries), store_has_anchors=...)`` gives the verdict
+    the whole store gives. Each subject is read from the DER (:mod:`rdstrust.names`)
+    rather than by describing every entry: ``verify --chain`` on a 50,000-entry store no longer
+    loads 50,000 certificates. A subject that reader leaves to cryptography is described.
+    """
+    issuers = {c.issuer for c in chain.certificates}
+    in_chain = {c.sha256 for c in chain.certificates}
+    found: list[CertInfo] = []
+    for entry in entries:
+        if entry.sha256 not in in_chain:
+            der = entry.certificates[0] if entry.certificates else None
+            names = fast_subject(der, specials=True) if der is not None else None
+            if names is None:
+                info = entry.info
+                names = (info.subject, None) if info is not None else None
+            if names is None or names[0] not in issuers:
+                continue
+        if entry.info is not None:
+            found.append(entry.info)
+    return found
+
+
 def check_path(
     chain: Chain,
     anchors: Sequence[CertInfo],
@@ -487,14 +522,31 @@ def check_path(
     hostname: str | None,
     at: datetime | None = None,
     client: Client = Client.LIBPQ,
+    store_has_anchors: bool | None = None,
 ) -> PathResult:
     """Validate ``chain`` against ``anchors`` at ``at`` (default now), checking ``hostname``.
 
     ``client`` picks whose rules decide: libpq's (PEM stores, the default) or the JVM with
     pgjdbc's (JKS and PKCS12 stores). ``hostname=None`` checks only the chain (libpq
     ``sslmode=verify-ca``). Never raises for an untrusted chain: the result says why.
+    ``anchors`` is the store's trusted certificates (described), or only those
+    :func:`anchors_for` selects; then ``store_has_anchors`` says whether the store has any (an
+    empty selection from a store with anchors is an unknown issuer, not a store that trusts
+    nothing).
     """
     when = at or utcnow()
+    if not anchors and store_has_anchors:
+        # What the verifier and the diagnosis conclude from the whole store: no anchor is named
+        # as any issuer of the chain (a Store cannot be built empty).
+        failure, message = _diagnose(chain, anchors, when, "")
+        return PathResult(
+            trusted=False,
+            hostname=hostname,
+            at=when,
+            failure=failure,
+            message=message,
+            client=client,
+        )
     if not anchors:
         return PathResult(
             trusted=False,

@@ -254,17 +254,22 @@ def verify_contents(
     expiry = _expiry(anchors, required, when, opts.warn_days)
     path = None
     if opts.chain is not None:
-        from rdstrust.pathcheck import Client, check_path
+        from rdstrust.pathcheck import Client, anchors_for, check_path
 
         # Each store is judged by the rules of the client that reads it: libpq for PEM files
         # (sslrootcert), pgjdbc / the JVM for Java keystores.
         client = Client.LIBPQ if contents.type is StoreType.PEM else Client.PGJDBC
+        # Only the entries that can be in the chain's path are described (a 50,000-entry store
+        # stays cheap); whether the store has any readable anchor at all is asked only when
+        # none of them is, and stops at the first.
+        selected = anchors_for(opts.chain, anchors)
         path = check_path(
             opts.chain,
-            [e.info for e in anchors if e.info is not None],
+            selected,
             hostname=opts.hostname,
             at=when,
             client=client,
+            store_has_anchors=bool(selected) or any(e.info is not None for e in anchors),
         )
     java_view = None
     if contents.type is StoreType.PKCS12:

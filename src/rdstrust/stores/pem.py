@@ -388,7 +388,7 @@ def _names(der: bytes) -> tuple[str, str | None] | None:
     Not kept for the run: the read-back after a write takes each kept entry's label with the
     entry (see :class:`_Decoded`), and a cache would hold 15 MB for a 50,000-entry store.
     """
-    names = fast_subject(der)
+    names = fast_subject(der, specials=True)
     if names is None:
         info = describe_der(der)  # described once per run (rdstrust.runcache)
         names = (info.subject, info.common_name) if info is not None else None
