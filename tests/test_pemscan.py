@@ -24,7 +24,7 @@ from test_hidden_ca import openssl_sees
 
 from rdstrust.bundle import MAX_BUNDLE_BYTES, parse_bundle, parse_certificates
 from rdstrust.errors import BundleError, StoreError
-from rdstrust.pemscan import scan
+from rdstrust.pemscan import decode_body, openssl_stop, scan
 from rdstrust.stores import detect_type, pem
 
 CERT = ca("Scanner Test CA")
@@ -74,6 +74,55 @@ def test_rdstrust_reads_what_openssl_reads(tmp_path: Path, shape: str) -> None:
         mine = None
     assert openssl is not None
     assert mine == openssl
+
+
+# A line OpenSSL reads as starting with a NUL byte ends its reading: blocks after it are
+# silently not loaded, a block it falls inside fails the file (file_gets returns strlen = 0).
+OTHER = ca("Scanner Test CA after the NUL").pem
+NUL_SHAPES: dict[str, Callable[[], bytes]] = {
+    "nul-line-between-blocks": lambda: PEM + b"\x00\n" + OTHER,
+    "nul-line-then-text": lambda: PEM + b"\x00 trailing text\n" + OTHER,
+    "nul-at-a-254-byte-read": lambda: PEM + b"#" * 254 + b"\x00\n" + OTHER,
+    "nul-at-a-508-byte-read": lambda: b"#" * 508 + b"\x00\n" + PEM,
+    "nul-line-in-another-block": lambda: (
+        PEM + b"-----BEGIN X-----\n\x00\n-----END X-----\n" + OTHER
+    ),
+    "nul-line-in-a-certificate": lambda: PEM.replace(b"\n", b"\n\x00\n", 3),
+    "nul-at-the-end": lambda: PEM + OTHER + b"\x00",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NUL_SHAPES))
+def test_openssl_stops_at_a_line_starting_with_nul_and_so_does_the_scan(
+    tmp_path: Path, shape: str
+) -> None:
+    data = NUL_SHAPES[shape]()
+    path = tmp_path / "store.pem"
+    path.write_bytes(data)
+    openssl = openssl_sees(path)
+    found = scan(data)
+    assert found.stop is not None and data[found.stop] == 0
+    assert found == scan(data, exact_only=True)
+    if openssl is None:
+        assert found.problem is not None and "NUL byte" in found.problem
+    else:
+        assert found.problem is None
+        blocks = [b for b in found.blocks if b.label == "CERTIFICATE"]
+        mine = sorted(hashlib.sha256(decode_body(data, b)).hexdigest() for b in blocks)
+        assert mine == openssl
+    # A store OpenSSL stops reading early is refused: libpq would ignore what follows the NUL,
+    # including any certificate rdstrust appended, while Java reads on.
+    with pytest.raises(StoreError, match="NUL byte"):
+        pem.load(data, source="s")
+
+
+def test_a_nul_that_does_not_start_a_read_is_no_stop() -> None:
+    assert openssl_stop(b"x\x00\n" + PEM) is None
+    assert openssl_stop(b"#" * 253 + b"\x00\n" + PEM) is None
+    assert openssl_stop(b"#" * 254 + b"\x00") == 254
+    assert openssl_stop(b"\x00") == 0
+    assert openssl_stop(b"a\n" * 3 + b"\x00") == 6
+    assert openssl_stop(PEM) is None
 
 
 def test_trusted_certificate_is_its_certificate(tmp_path: Path) -> None:
@@ -169,6 +218,7 @@ HOSTILE = {
     "long-line-then-block": b"#" * _SIZE + PEM,
     # The fast path reads a body up to its first '-': here 5 MB, then one backtrack over it.
     "begin-then-one-long-body": b"-----BEGIN CERTIFICATE-----\n" + b"A" * (_SIZE - 40) + b"\n",
+    "nuls-on-one-long-line": b"x\x00" * (_SIZE // 2),
     "long-bodies-then-other-end": (
         b"-----BEGIN CERTIFICATE-----\n" + b"A" * 1000 + b"\n-----END X-----\n"
     )

@@ -8,7 +8,9 @@ copies OpenSSL's, not a regular expression's idea of PEM. libpq's ``sslrootcert`
 
 * lines come from ``BIO_gets(bp, buf, 255)`` on a file BIO, i.e. ``fgets``: at most 254 bytes,
   so a longer line is read as several "lines" and a ``-----BEGIN`` 254 bytes into a line starts
-  one; ``strlen`` then cuts a line at its first NUL;
+  one; ``strlen`` then cuts a line at its first NUL, and a line that *starts* with a NUL reads as
+  zero bytes, which ``PEM_read_bio`` takes for the end of the file: the blocks after it are
+  silently not read, and a block it falls inside fails the whole file (:attr:`PemScan.stop`);
 * ``sanitize_line`` strips trailing bytes ``<= ' '`` (``char`` is signed on x86, so bytes
   0x80-0xFF go too);
 * a block starts at a line that begins with ``-----BEGIN `` and ends with ``-----``; text on
@@ -104,6 +106,10 @@ class PemScan:
     strays: tuple[int, ...]
     #: Why OpenSSL would refuse the whole file (a phrase), or ``None``.
     problem: str | None = None
+    #: Where OpenSSL stops reading: a line starting with a NUL byte (``None``: it reads to the
+    #: end). Blocks after it are not in :attr:`blocks`; a reader that is not OpenSSL (Java's
+    #: CertificateFactory) reads on, and text appended to the file would never be read.
+    stop: int | None = None
 
 
 class _Lines:
@@ -157,8 +163,33 @@ def scan(data: bytes, *, indented: bool = False, exact_only: bool = False) -> Pe
     """
     strays: list[int] = []
     problems: list[str] = []
-    blocks = tuple(_walk(data, strays, problems, indented=indented, exact_only=exact_only))
-    return PemScan(blocks, tuple(strays), problems[0] if problems else None)
+    stop = openssl_stop(data)
+    blocks = tuple(
+        _walk(data, strays, problems, indented=indented, exact_only=exact_only, stop=stop)
+    )
+    return PemScan(blocks, tuple(strays), problems[0] if problems else None, stop)
+
+
+def openssl_stop(data: bytes) -> int | None:
+    """Where OpenSSL's PEM reading of ``data`` ends early, or ``None`` when it reads to the end.
+
+    That is the first of OpenSSL's line reads (``fgets`` of at most 254 bytes: each line, and a
+    longer line every 254 bytes) that starts with a NUL byte: the file BIO returns its
+    ``strlen``, 0, and ``PEM_read_bio`` reports no start line, which ends
+    ``PEM_X509_INFO_read_bio`` without an error (crypto/bio/bss_file.c ``file_gets``,
+    crypto/pem/pem_lib.c ``get_name``). One forward pass over the NUL bytes.
+    """
+    nul = data.find(b"\x00")
+    line_start = cursor = 0
+    while nul >= 0:
+        newline = data.rfind(b"\n", cursor, nul)  # only bytes not looked at yet: linear
+        if newline >= 0:
+            line_start = newline + 1
+        if (nul - line_start) % _CHUNK == 0:
+            return nul
+        cursor = nul
+        nul = data.find(b"\x00", nul + 1)
+    return None
 
 
 def holds_certificate(data: bytes) -> bool:
@@ -167,7 +198,8 @@ def holds_certificate(data: bytes) -> bool:
     Exactly ``any(b.label in CERTIFICATE_LABELS for b in scan(data).blocks)``, without reading
     the rest of a 50 MB store only to tell that it is PEM.
     """
-    return any(b.label in CERTIFICATE_LABELS for b in _walk(data, [], [], indented=False))
+    blocks = _walk(data, [], [], indented=False, stop=openssl_stop(data))
+    return any(b.label in CERTIFICATE_LABELS for b in blocks)
 
 
 def _walk(
@@ -177,19 +209,22 @@ def _walk(
     *,
     indented: bool,
     exact_only: bool = False,
+    stop: int | None = None,
 ) -> Iterator[PemBlock]:
     """The blocks of :func:`scan`, one at a time; stray offsets go to ``strays``, and why
-    OpenSSL would refuse the whole file to ``problems`` (then the blocks end there)."""
+    OpenSSL would refuse the whole file to ``problems`` (then the blocks end there). OpenSSL
+    reads nothing from ``stop`` on (see :func:`openssl_stop`)."""
     lines = _Lines(data)
     count = 0
     pos = 0
     fast = _FAST.match
     after_end = 0  # where OpenSSL's next PEM read starts (the file's start, or after an END)
-    while (start := data.find(_BEGIN, pos)) >= 0:
+    limit = len(data) if stop is None else stop
+    while (start := data.find(_BEGIN, pos, limit)) >= 0:
         bom = start - len(_BOM) == after_end and data[after_end:start] == _BOM
         if not exact_only and (start == 0 or data[start - 1] == 0x0A or bom):
             found = fast(data, start)
-            if found is not None:
+            if found is not None and found.end() <= limit:
                 label_bytes = found.group(1)
                 if label_bytes[-1:] != b" ":  # OpenSSL would keep a trailing space in the name
                     lines.at_chunk_start(start)
@@ -210,7 +245,11 @@ def _walk(
         name = label.decode("latin-1")
         end_at = data.find(_END, body_start)
         problem = None
-        if end_at < 0:
+        if stop is not None and not 0 <= end_at < stop:
+            # OpenSSL meets the NUL-led line before any END line (none can span it: the line
+            # starts at a read, and a BEGIN line holds no NUL).
+            problem = "is cut short by a line starting with a NUL byte, where OpenSSL stops"
+        elif end_at < 0:
             problem = "never ends (no END line)"
         elif not lines.at_chunk_start(end_at, indented=indented):
             problem = "is cut off: its END marker does not start a line"
@@ -301,6 +340,7 @@ __all__ = [
     "decode_body",
     "holds_certificate",
     "line_number",
+    "openssl_stop",
     "scan",
     "shown_label",
 ]

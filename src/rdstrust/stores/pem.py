@@ -266,6 +266,14 @@ def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlo
             "repair or replace it.",
             path=source,
         )
+    if found.stop is not None:
+        # OpenSSL reads nothing after it (not even what rdstrust would append) and Java reads on.
+        raise StoreError(
+            f"{safe(source)}: line {line_number(data, found.stop)} starts with a NUL byte, where "
+            "OpenSSL (libpq) stops reading the file, so it ignores every certificate after it; "
+            "remove the NUL bytes.",
+            path=source,
+        )
     certificates = sum(1 for b in found.blocks if b.label in CERTIFICATE_LABELS)
     if certificates > MAX_ENTRIES:
         # The same bound as JKS and PKCS12: decoding and hashing each block is the cost a
