@@ -217,7 +217,7 @@ def _run_without_boto3(*args: str) -> subprocess.CompletedProcess[str]:
         "sys.modules['boto3'] = None\n"
         "sys.modules['botocore'] = None\n"
         "import atexit\n"
-        "def report():\n"  # main() never returns; it runs atexit handlers before it exits
+        "def report():\n"  # run however the command line exits
         "    boto = [m for m, mod in sys.modules.items() if m.startswith('boto') and mod]\n"
         "    print('LOADED' if boto else 'CLEAN')\n"
         "atexit.register(report)\n"

@@ -1,6 +1,6 @@
-"""The console script's exit (``rdstrust.cli.main``): fast, and otherwise what Python's would be.
+"""The console script's exit (``rdstrust.cli.run``): fast, and otherwise what Python's would be.
 
-``main`` skips the interpreter's module-by-module teardown (``os._exit``) after running atexit
+``run`` skips the interpreter's module-by-module teardown (``os._exit``) after running atexit
 handlers and flushing stdout and stderr. These tests run it in fresh interpreters and check what
 a caller can see: exit codes, complete output through a pipe, atexit handlers, and the fallback to
 an ordinary exit while another thread still runs.
@@ -27,13 +27,13 @@ ENTRY = """
 import sys
 {prelude}
 sys.argv = ["rdstrust", *sys.argv[1:]]
-from rdstrust.cli import main
-main()
+from rdstrust.cli import run
+run()
 """
 
 
 def run_main(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    """Run ``main()`` with ``args`` in a fresh interpreter."""
+    """Run the console-script entry point with ``args`` in a fresh interpreter."""
     return subprocess.run(
         [sys.executable, "-c", ENTRY.format(prelude=prelude), *args],
         capture_output=True,
@@ -128,3 +128,42 @@ def test_a_running_thread_is_waited_for(tmp_path: Path) -> None:
     done = run_main("split", "/nonexistent/bundle.pem", prelude=prelude)
     assert done.returncode == 3
     assert mark.read_text() == "done"
+
+
+def test_main_embedded_in_a_program_ends_with_system_exit(tmp_path: Path) -> None:
+    # A program that calls main() itself keeps control: its handlers run, its files are written.
+    log = tmp_path / "caller.log"
+    code = (
+        "import sys\n"
+        f"log = open({str(log)!r}, 'w')\n"
+        "log.write('started\\n')\n"
+        "sys.argv = ['rdstrust', 'split', '/nonexistent/bundle.pem']\n"
+        "from rdstrust.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    print('caller saw exit', e.code)\n"
+        "finally:\n"
+        "    print('caller cleanup ran')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "caller saw exit 3\ncaller cleanup ran\n"
+    assert log.read_text() == "started\n"
+
+
+def test_a_profiler_still_gets_its_report(tmp_path: Path) -> None:
+    # cProfile writes its file after the program ends: under a profiler (or a debugger, or
+    # python -i) the exit is the ordinary one.
+    out = tmp_path / "profile.out"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "rdstrust", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0

@@ -61,8 +61,7 @@ def run_python(code: str, *args: str) -> str:
 
 
 LOADED = "import sys, json; print(json.dumps(sorted(m for m in {names} if m in sys.modules)))"
-# The same report for code that calls rdstrust.cli.main(), which never returns: printed by an
-# atexit handler, which main() runs before it exits.
+# The same report printed by an atexit handler, which runs however the command line exits.
 LOADED_AT_EXIT = (
     "import atexit, sys, json\n"
     "atexit.register(lambda: print(json.dumps(sorted(m for m in {names} if m in sys.modules))))\n"

@@ -1,5 +1,5 @@
 """``python -m rdstrust``."""
 
-from rdstrust.cli import main
+from rdstrust.cli import run
 
-main()
+run()

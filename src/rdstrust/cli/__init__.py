@@ -126,20 +126,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main() -> NoReturn:
-    """Console-script entry point: run the command line, then exit with its code.
+def main() -> None:
+    """Run the command line on ``sys.argv``; like any Click program it ends with SystemExit.
 
-    Never returns. In-process callers (tests, embedding programs) use :data:`app` instead.
+    For programs that embed rdstrust's command line: their own ``except`` and ``finally``
+    blocks run. The ``rdstrust`` command itself is :func:`run`.
     """
-    try:
-        if sys.argv[1:2] == ["--version"]:
-            # Answered before Typer (and the rest of rdstrust) is imported: a pipeline that checks
-            # the version should not pay for the whole CLI.
-            from rdstrust import __version__
+    if sys.argv[1:2] == ["--version"]:
+        # Answered before Typer (and the rest of rdstrust) is imported: a pipeline that checks
+        # the version should not pay for the whole CLI.
+        from rdstrust import __version__
 
-            print(f"rdstrust {__version__}")
-        else:
-            __getattr__("app")()
+        print(f"rdstrust {__version__}")
+        return
+    __getattr__("app")()
+
+
+def run() -> NoReturn:
+    """Console-script entry point (``rdstrust``, ``python -m rdstrust``): :func:`main`, then
+    :func:`exit_now` with its exit code."""
+    try:
+        main()
     except SystemExit as done:
         if not isinstance(done.code, int | None):  # sys.exit("text"): Python prints it
             raise
@@ -155,19 +162,27 @@ def exit_now(code: int) -> NoReturn:
     way). Nothing rdstrust writes depends on that teardown: each store, cache and output file is
     written, fsynced and closed before its command returns. What the teardown would still do is
     done here: atexit handlers run (temporary directories, coverage) and stdout and stderr are
-    flushed. Where that cannot be done the ordinary way, it is left to Python: a live non-daemon
-    thread, an atexit module without its runner, or a flush that fails (a closed pipe) all fall
-    back to :func:`sys.exit`, so the exit status and messages are what they always were.
+    flushed. Where that cannot be done the ordinary way, it is left to Python, so the exit status
+    and messages are what they always were: a live non-daemon thread, a debugger, profiler or
+    ``python -i`` (they act after the program ends), a status outside 0-255, an atexit module
+    without its runner, or a flush that fails (a closed pipe) all get :func:`sys.exit`.
     """
     import atexit
 
     threading = sys.modules.get("threading")
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    if run_exitfuncs is None or (
-        threading is not None
-        and any(
-            t is not threading.main_thread() and not t.daemon and t.is_alive()
-            for t in threading.enumerate()
+    if (
+        run_exitfuncs is None
+        or not 0 <= code <= 255
+        or sys.flags.inspect
+        or sys.gettrace() is not None
+        or sys.getprofile() is not None
+        or (
+            threading is not None
+            and any(
+                t is not threading.main_thread() and not t.daemon and t.is_alive()
+                for t in threading.enumerate()
+            )
         )
     ):
         sys.exit(code)
