@@ -8,6 +8,7 @@ an ordinary exit while another thread still runs.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -167,3 +168,31 @@ def test_a_profiler_still_gets_its_report(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 0
+
+
+def test_the_cycle_collector_is_paused_for_start_up_only() -> None:
+    # Off while Typer, cryptography and the command's module load (they make no garbage), back
+    # on for the command's own work, with what start-up made frozen out of its walks.
+    prelude = (
+        "import atexit, gc\n"
+        "during = []\n"
+        "def collected(phase, info):\n"
+        "    if phase == 'start' and 'typer' in sys.modules:\n"
+        "        during.append('rdstrust.cli.inspect' in sys.modules)\n"
+        "gc.callbacks.append(collected)\n"
+        "def report():\n"
+        "    print(during.count(False), gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "atexit.register(report)\n"
+    )
+    done = run_main("inspect", str(G1), prelude=prelude)
+    # No collection between Typer's import and the command's; the collector on at the end.
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "0 True True"
+
+
+def test_the_in_process_app_leaves_the_collector_alone() -> None:
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    result = CliRunner().invoke(app, ["inspect", str(G1)])
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -11,6 +11,7 @@ command's module is imported only when it runs (see :mod:`rdstrust.cli._lazy`).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -74,6 +75,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 _app: typer.Typer | None = None
+#: Whether :func:`run` switched the cycle collector off for start-up (see :func:`end_of_startup`).
+_gc_paused_for_startup = False
 
 
 def _build_app() -> typer.Typer:
@@ -145,6 +148,14 @@ def main() -> None:
 def run() -> NoReturn:
     """Console-script entry point (``rdstrust``, ``python -m rdstrust``): :func:`main`, then
     :func:`exit_now` with its exit code."""
+    global _gc_paused_for_startup
+    if gc.isenabled():
+        # Start-up (importing Typer, cryptography and the command, building the app) creates
+        # some 150,000 objects and frees almost none: the cycle collector ran ~55 times during
+        # an update and found nothing (~9 ms). It stays off until the command's module is
+        # imported (end_of_startup), which freezes what start-up made and switches it back on.
+        gc.disable()
+        _gc_paused_for_startup = True
     try:
         main()
     except SystemExit as done:
@@ -152,6 +163,17 @@ def run() -> NoReturn:
             raise
         exit_now(done.code or 0)
     exit_now(0)
+
+
+def end_of_startup() -> None:
+    """The command's module is imported: the cycle collector runs again, as usual, for the
+    command's own work, without walking what start-up made (``gc.freeze``: modules, classes,
+    functions live until the process ends anyway). Nothing when :func:`run` did not pause it."""
+    global _gc_paused_for_startup
+    if _gc_paused_for_startup:
+        _gc_paused_for_startup = False
+        gc.freeze()
+        gc.enable()
 
 
 def exit_now(code: int) -> NoReturn:

@@ -162,6 +162,9 @@ def _build(name: str, module: str) -> Any:
     """The Click command for ``name``: import its module and let Typer build it."""
     # A command's function is its name as a Python identifier (os-trust -> os_trust).
     function = getattr(importlib.import_module(module), name.replace("-", "_"))
+    from rdstrust.cli import end_of_startup
+
+    end_of_startup()
     info = CommandInfo(name=name, cls=FastCommand, epilog=epilog(name), callback=function)
     return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
 
