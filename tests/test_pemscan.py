@@ -25,7 +25,7 @@ from test_hidden_ca import openssl_sees
 from rdstrust.bundle import MAX_BUNDLE_BYTES, parse_bundle, parse_certificates
 from rdstrust.errors import BundleError, StoreError
 from rdstrust.pemscan import decode_body, openssl_stop, scan
-from rdstrust.stores import detect_type, pem
+from rdstrust.stores import detect_type, pem, read_store
 
 CERT = ca("Scanner Test CA")
 PEM = CERT.pem
@@ -327,3 +327,26 @@ def test_any_shape_repeated_to_a_megabyte_stays_linear(parts: list[bytes]) -> No
     with contextlib.suppress(StoreError):
         pem.load(data, source="fuzz")
     assert time.perf_counter() - began < 5.0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"# a comment\x00 with a NUL\n" + PEM, id="nul-mid-line"),
+        pytest.param(PEM + b"\x00\n" + OTHER, id="nul-line-after-a-block"),
+    ],
+)
+def test_pem_with_a_nul_near_its_start_is_refused_by_name(tmp_path: Path, data: bytes) -> None:
+    # Type detection takes a NUL in the first 64 KiB for a binary file; the refusal still says
+    # what is wrong when OpenSSL reads certificates from the text.
+    path = tmp_path / "store.pem"
+    path.write_bytes(data)
+    with pytest.raises(StoreError, match=r"PEM text with a NUL byte on line \d+.*remove the NUL"):
+        read_store(path, None)
+
+
+def test_a_binary_file_is_still_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"\x00\x01binary" * 100)
+    with pytest.raises(StoreError, match="is not a JKS, JCEKS, PKCS12 or PEM trust store"):
+        read_store(path, None)

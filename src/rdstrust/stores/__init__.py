@@ -19,6 +19,7 @@ from pathlib import Path
 from rdstrust.atomic import real_path
 from rdstrust.errors import StoreError, UsageError
 from rdstrust.files import read_input
+from rdstrust.pemscan import line_number
 from rdstrust.stores import jks, pem, pkcs12
 from rdstrust.stores._pbe import KeyDeriver
 from rdstrust.stores._types import (
@@ -136,6 +137,13 @@ def parse_store(
             f"{source} is a BER-encoded PKCS12 (from some Windows/IBM tools), which rdstrust "
             "cannot rewrite byte for byte; re-export it with keytool -importkeystore or "
             "openssl pkcs12 and try again.",
+            path=source,
+        )
+    if detected is None and (nul := pem.nul_in_pem(data)) is not None:
+        raise StoreError(
+            f"{source} is PEM text with a NUL byte on line {line_number(data, nul)}, which a "
+            "trust store never holds and readers take differently (OpenSSL cuts a line there, "
+            "and stops reading at a line that starts with one); remove the NUL bytes.",
             path=source,
         )
     if detected is None:

@@ -258,6 +258,18 @@ def looks_like_pem(data: bytes) -> bool:
     return holds_certificate(data)
 
 
+def nul_in_pem(data: bytes) -> int | None:
+    """Where the first NUL byte is in a file :func:`looks_like_pem` refuses for one, although
+    OpenSSL reads certificates from it; ``None`` for anything else (a binary file, say).
+
+    For the message only: such a file is still refused, by name of what is wrong with it.
+    """
+    nul = data.find(b"\x00", 0, 65536)
+    if nul < 0 or not holds_certificate(data):
+        return None
+    return nul
+
+
 def _certificate_blocks(data: bytes, found: PemScan, source: str) -> list[PemBlock]:
     """The blocks libpq loads as certificates; refuse a file other readers read differently."""
     if found.problem is not None:
