@@ -535,25 +535,20 @@ def check_path(
     nothing).
     """
     when = at or utcnow()
-    if not anchors and store_has_anchors:
-        # What the verifier and the diagnosis conclude from the whole store: no anchor is named
-        # as any issuer of the chain (a Store cannot be built empty).
-        failure, message = _diagnose(chain, anchors, when, "")
+    if not anchors:
+        if store_has_anchors:
+            # What the verifier and the diagnosis conclude from the whole store: no anchor is
+            # named as any issuer of the chain (a cryptography Store cannot be built empty).
+            failure, message = _diagnose(chain, anchors, when, "")
+        else:
+            failure = PathFailure.NO_ANCHORS
+            message = "the store has no trusted certificates, so it trusts no server at all"
         return PathResult(
             trusted=False,
             hostname=hostname,
             at=when,
             failure=failure,
             message=message,
-            client=client,
-        )
-    if not anchors:
-        return PathResult(
-            trusted=False,
-            hostname=hostname,
-            at=when,
-            failure=PathFailure.NO_ANCHORS,
-            message="the store has no trusted certificates, so it trusts no server at all",
             client=client,
         )
     try:
