@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -350,3 +352,26 @@ def test_a_binary_file_is_still_not_a_store(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01binary" * 100)
     with pytest.raises(StoreError, match="is not a JKS, JCEKS, PKCS12 or PEM trust store"):
         read_store(path, None)
+
+
+@pytest.mark.parametrize("shape", ["nul-line-between-blocks", "nul-at-the-end"])
+def test_merge_into_a_store_openssl_stops_reading_changes_nothing(
+    tmp_path: Path, shape: str
+) -> None:
+    store = tmp_path / "store.pem"
+    data = NUL_SHAPES[shape]()
+    store.write_bytes(data)
+    bundle = Path(__file__).resolve().parent.parent / "fixtures" / "bundles" / "g1.pem"
+    done = subprocess.run(
+        [sys.executable, "-m", "rdstrust", "merge", "--bundle", str(bundle), "-s", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "RDSTRUST_ACCEPT_UNKNOWN_RDS": "1"},
+    )
+    assert done.returncode == 5, done.stderr
+    assert "NUL byte" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert store.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.pem"]
